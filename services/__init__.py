@@ -1,0 +1,3 @@
+"""The pipeline's processes, one package each (broker, collector, enrich, sink, search, iglu, ...)."""
+
+__version__ = "0.1.0"
