@@ -70,17 +70,22 @@ def setup_logging(level: str) -> None:
 
 
 def main(
-    name: str,
+    name: str | Callable[[Settings], str],
     description: str,
     spec: Sequence[Setting],
     start: Callable[[Settings], Awaitable[Running]],
     argv: Sequence[str] | None = None,
 ) -> int:
-    """Parse settings (``--help`` lists them all), start the service and run until signalled."""
+    """Parse settings (``--help`` lists them all), start the service and run until signalled.
+
+    ``name`` names the run file; a callable derives it from the settings (the sink runs twice).
+    """
     spec = settings_mod.merge_specs(settings_mod.COMMON, spec)
-    settings = settings_mod.parse_cli(f"python -m services.{name}", description, spec, argv)
+    prog = f"python -m services.{name if isinstance(name, str) else description.split()[0].lower()}"
+    settings = settings_mod.parse_cli(prog, description, spec, argv)
     setup_logging(settings["log.level"])
-    return asyncio.run(_serve(name, settings, start))
+    run_name = name if isinstance(name, str) else name(settings)
+    return asyncio.run(_serve(run_name, settings, start))
 
 
 async def _serve(name: str, settings: Settings, start: Callable[[Settings], Awaitable[Running]]) -> int:
