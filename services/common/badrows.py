@@ -84,3 +84,48 @@ def raw_payload(body: bytes) -> str:
 
 def generic_error(processor: Processor, errors: list[str], payload: str) -> bytes:
     return envelope("generic_error", processor, {"timestamp": instant(), "errors": errors}, payload)
+
+
+# --- enrich's bad rows (§4.2-4.4); added by the enrich issue -------------------------------------
+
+
+def joda(ms: int) -> str:
+    """Joda ISO instant with exactly three millisecond digits (collector-payload timestamps)."""
+    when = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def size_violation(processor: Processor, maximum: int, actual: int, expectation: str, payload: str) -> bytes:
+    failure = {"timestamp": instant(), "maximumAllowedSizeBytes": maximum, "actualSizeBytes": actual,
+               "expectation": expectation}
+    return envelope("size_violation", processor, failure, payload)
+
+
+def cpform_violation(processor: Processor, message: dict[str, Any], payload: str) -> bytes:
+    """``collector_payload_format_violation``: one loader message, payload = base64 of the record."""
+    failure = {"timestamp": instant(), "loader": "thrift", "message": message}
+    return envelope("collector_payload_format_violation", processor, failure, payload)
+
+
+def adapter_failures(processor: Processor, vendor: str, version: str, messages: list[dict[str, Any]],
+                     payload: dict[str, Any]) -> bytes:
+    failure = {"timestamp": instant(), "vendor": vendor, "version": version, "messages": messages}
+    return envelope("adapter_failures", processor, failure, payload)
+
+
+def tracker_protocol_violations(processor: Processor, vendor: str, version: str,
+                                messages: list[dict[str, Any]], payload: dict[str, Any]) -> bytes:
+    failure = {"timestamp": instant(), "vendor": vendor, "version": version, "messages": messages}
+    return envelope("tracker_protocol_violations", processor, failure, payload)
+
+
+def schema_violations(processor: Processor, messages: list[dict[str, Any]], enriched: dict[str, Any],
+                      raw: dict[str, Any]) -> bytes:
+    failure = {"timestamp": instant(), "messages": messages}
+    return envelope("schema_violations", processor, failure, {"enriched": enriched, "raw": raw})
+
+
+def enrichment_failures(processor: Processor, messages: list[dict[str, Any]], enriched: dict[str, Any],
+                        raw: dict[str, Any]) -> bytes:
+    failure = {"timestamp": instant(), "messages": messages}
+    return envelope("enrichment_failures", processor, failure, {"enriched": enriched, "raw": raw})
