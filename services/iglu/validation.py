@@ -1,0 +1,241 @@
+"""JSON Schema draft 4 validation with Snowplow's quirks (reference/iglu.md §1.4).
+
+``CompiledSchema`` prepares a schema once: remote ``$ref`` become ``{}``, patterns run unanchored
+with Java's ASCII ``\\d``/``\\w``, formats are networknt's, ``multipleOf`` is exact.  A compiled
+fastjsonschema function decides the happy path; ``jsonschema`` writes the error report.  A
+differential test keeps the two verdicts identical on every Iglu Central schema.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import fastjsonschema
+import jsonschema
+from jsonschema import Draft4Validator
+
+from .core import schema_body
+from .formats import FORMATS
+
+DEFAULT_MAX_DEPTH = 50
+_DRAFT4 = "http://json-schema.org/draft-04/schema#"
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+               (list, "array"), (dict, "object"), (type(None), "null"))
+
+FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
+for _name, _func in FORMATS.items():
+    FORMAT_CHECKER.checks(_name)(_func)
+# fastjsonschema knows some formats itself (and "regex"); every one must be ours or pass.
+_FAST_FORMATS = {**FORMATS, "regex": lambda _s: True}
+
+
+def _multiple_of(validator, dB, instance, schema):
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        if isinstance(dB, float) or isinstance(instance, float):
+            quotient = Decimal(str(instance)) / Decimal(str(dB))
+            failed = quotient != quotient.to_integral_value()
+        else:
+            failed = bool(instance % dB)
+    except (InvalidOperation, ZeroDivisionError, OverflowError):
+        failed = True
+    if failed:
+        yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {dB}")
+
+
+SnowplowDraft4 = jsonschema.validators.extend(Draft4Validator, {"multipleOf": _multiple_of})
+
+
+def json_type(value: Any) -> str:
+    for kind, name in _JSON_TYPES:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth: a scalar is 0, ``[]``/``{}`` are 1."""
+    depth, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            depth = max(depth, level)
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            depth = max(depth, level)
+            stack.extend((v, level + 1) for v in node)
+    return depth
+
+
+class _Prepared:
+    """Walks a schema in schema positions only (never inside enum/default values)."""
+
+    def __init__(self) -> None:
+        self.has_multiple_of = False
+
+    def schema(self, node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.lower().startswith(("http://", "https://")):
+            return {}  # Snowplow's validator fetches remote refs as the empty schema
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("properties", "definitions") and isinstance(value, dict):
+                out[key] = {k: self.schema(v) for k, v in value.items()}
+            elif key == "patternProperties" and isinstance(value, dict):
+                out[key] = {_ascii(k): self.schema(v) for k, v in value.items()}
+            elif key in ("items",) and isinstance(value, list):
+                out[key] = [self.schema(v) for v in value]
+            elif key in ("items", "additionalItems", "additionalProperties", "not"):
+                out[key] = self.schema(value)
+            elif key in ("allOf", "anyOf", "oneOf") and isinstance(value, list):
+                out[key] = [self.schema(v) for v in value]
+            elif key == "dependencies" and isinstance(value, dict):
+                out[key] = {k: self.schema(v) for k, v in value.items()}
+            elif key == "pattern" and isinstance(value, str):
+                out[key] = _ascii(value)
+            else:
+                if key == "multipleOf":
+                    self.has_multiple_of = True
+                out[key] = value
+        return out
+
+
+def _ascii(pattern: str) -> str:
+    # Java's \d, \w, \b are ASCII-only; Python's inline (?a) gives the same classes.
+    return "(?a)" + pattern
+
+
+def _unascii(pattern: Any) -> Any:
+    return pattern[4:] if isinstance(pattern, str) and pattern.startswith("(?a)") else pattern
+
+
+def json_path(parts) -> str:
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def schema_issues(schema: dict) -> list[dict]:
+    """Draft-4 meta-schema problems of a schema (empty when it is a valid draft-4 schema)."""
+    body = schema_body(schema) if isinstance(schema, dict) else schema
+    validator = Draft4Validator(Draft4Validator.META_SCHEMA, format_checker=Draft4Validator.FORMAT_CHECKER)
+    issues = []
+    for error in validator.iter_errors(body):
+        issues.append({"path": json_path(error.absolute_path), "message": error.message})
+    return issues
+
+
+class CompiledSchema:
+    """A schema ready to validate instances: ``errors(instance)`` is ``[]`` when valid."""
+
+    def __init__(self, schema: dict, max_depth: int = DEFAULT_MAX_DEPTH, compiled: bool = True):
+        self.max_depth = max_depth
+        self.issues = schema_issues(schema)
+        self._fast = None
+        self._slow = None
+        if self.issues:
+            return
+        prep = _Prepared()
+        body = prep.schema(schema_body(schema))
+        self._slow = SnowplowDraft4(body, format_checker=FORMAT_CHECKER)
+        if compiled and not prep.has_multiple_of:  # exact multipleOf needs Decimal: report path only
+            try:
+                self._fast = fastjsonschema.compile(
+                    {**body, "$schema": _DRAFT4}, formats=_FAST_FORMATS, use_default=False,
+                    handlers={"http": lambda _u: {}, "https": lambda _u: {}},
+                )
+            except Exception:  # a schema fastjsonschema can't compile is still validated exactly
+                self._fast = None
+
+    def is_valid(self, instance: Any) -> bool:
+        if self.issues:
+            return False
+        if self._fast is not None:
+            try:
+                self._fast(instance)
+            except fastjsonschema.JsonSchemaException:
+                return False
+            except (RecursionError, TypeError, ValueError):
+                return self._slow.is_valid(instance)
+            return True
+        return self._slow.is_valid(instance)
+
+    def errors(self, instance: Any) -> list[dict]:
+        """``[]`` for a valid instance, else networknt-style data reports."""
+        if json_depth(instance) > self.max_depth:
+            return [{"message": "Maximum allowed JSON depth exceeded", "path": "/", "keyword": None, "targets": []}]
+        if self.is_valid(instance):
+            return []
+        return self.reports(instance)
+
+    def reports(self, instance: Any) -> list[dict]:
+        reports: list[dict] = []
+        seen: set[str] = set()
+        for error in self._slow.iter_errors(instance):
+            for report in _reports(error):
+                marker = json.dumps(report, sort_keys=True, default=str)
+                if marker not in seen:
+                    seen.add(marker)
+                    reports.append(report)
+        return reports
+
+
+def _reports(error: jsonschema.ValidationError) -> list[dict]:
+    path = json_path(error.absolute_path)
+    keyword, value, instance = error.validator, error.validator_value, error.instance
+    value = _unascii(value)
+
+    def one(message: str, targets: list) -> list[dict]:
+        return [{"message": f"{path}: {message}", "path": path, "keyword": keyword, "targets": [str(t) for t in targets]}]
+
+    if keyword == "type":
+        expected = value if isinstance(value, str) else f"[{', '.join(value)}]"
+        found = json_type(instance)
+        return one(f"{found} found, {expected} expected", [found, expected])
+    if keyword == "required":
+        missing = [p for p in value if isinstance(instance, dict) and p not in instance]
+        return [{"message": f"{path}.{p}: is missing but it is required", "path": path,
+                 "keyword": keyword, "targets": [p]} for p in missing]
+    if keyword == "additionalProperties":
+        schema = error.schema
+        import re
+        extras = [
+            k for k in instance
+            if k not in schema.get("properties", {})
+            and not any(re.search(p, k) for p in schema.get("patternProperties", {}))
+        ]
+        return [{"message": f"{path}.{k}: is not defined in the schema and the schema does not allow additional properties",
+                 "path": path, "keyword": keyword, "targets": [k]} for k in extras]
+    templates = {
+        "maxLength": ("may only be {v} characters long", [value]),
+        "minLength": ("must be at least {v} characters long", [value]),
+        "enum": ("does not have a value in the enumeration {j}", [json.dumps(value)]),
+        "format": ("does not match the {v} pattern", [value]),
+        "pattern": ("does not match the regex pattern {v}", [value]),
+        "minimum": ("must have a{x} minimum value of {v}", [value]),
+        "maximum": ("must have a{x} maximum value of {v}", [value]),
+        "minItems": ("there must be a minimum of {v} items in the array", [value]),
+        "maxItems": ("there must be a maximum of {v} items in the array", [value]),
+        "uniqueItems": ("the items in the array must be unique", []),
+        "multipleOf": ("must be multiple of {v}", [value]),
+        "minProperties": ("should have a minimum of {v} properties", [value]),
+        "maxProperties": ("may only have a maximum of {v} properties", [value]),
+        "oneOf": ("should be valid to one and only one of the schemas", []),
+        "anyOf": ("should be valid to any of the schemas", []),
+        "not": ("should not be valid to the schema {j}", [json.dumps(value)]),
+        "dependencies": ("has an error with dependencies", []),
+        "additionalItems": ("index is not defined in the schema and the schema does not allow additional items", []),
+    }
+    if keyword in templates:
+        template, targets = templates[keyword]
+        exclusive = keyword in ("minimum", "maximum") and error.schema.get(
+            "exclusiveMinimum" if keyword == "minimum" else "exclusiveMaximum") is True
+        text = template.format(v=value, j=json.dumps(value, default=str), x="n exclusive" if exclusive else "")
+        return one(text, targets)
+    return one(error.message, [])
