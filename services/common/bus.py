@@ -108,11 +108,15 @@ class Consumer:
         processor: badrows.Processor,
         max_in_flight: int = 100,
         msg_timeout_s: float = 60.0,
+        give_up_topic: str = BAD,
     ):
         self.max_attempts = int(settings["bus.max_attempts"])
         self.handler = handler
         self.publisher = publisher
         self.processor = processor
+        # Where a given-up message's generic_error goes (the sinks use BadElasticsearchEvents, so a bad
+        # row never loops back into the bad sink's own input).
+        self.give_up_topic = give_up_topic
         self.topic = topic
         self.counters = {"received": 0, "finished": 0, "requeued": 0, "gave_up": 0}
         lookupd = [f"http://{a}" if "://" not in a else a for a in settings["nsqlookupd.http_addresses"]]
@@ -160,14 +164,15 @@ class Consumer:
             badrows.raw_payload(message.body),
         )
         try:
-            await self.publisher.publish(BAD, [row])
+            await self.publisher.publish(self.give_up_topic, [row])
         except PublishError as pub_exc:
             log.error("%s: could not publish generic_error bad row (%s); requeued", self.topic, pub_exc)
             if not message.has_responded():
                 message.requeue(backoff=False, time_ms=1000)
                 self.counters["requeued"] += 1
             return
-        log.error("%s: message failed %d times; written to %s as generic_error", self.topic, message.attempts, BAD)
+        log.error("%s: message failed %d times; written to %s as generic_error", self.topic, message.attempts,
+                  self.give_up_topic)
         if not message.has_responded():
             message.finish()
             self.counters["gave_up"] += 1
