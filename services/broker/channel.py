@@ -1,0 +1,383 @@
+"""A channel: one consumer group's position in a topic's log, its in-flight messages, and
+redelivery (REQ, msg_timeout, DPUB/REQ delays).
+
+Only unfinished messages are held in memory (no bodies: those are read back from the log), so a
+large backlog stays on disk.  A durable channel checkpoints ``{cursor, unfinished}`` and appends
+each FIN to an ack file between checkpoints; after any restart every message not FIN'd is
+delivered again.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import json
+import logging
+import os
+import struct
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol as TypingProtocol
+
+from . import protocol
+from .protocol import nonfatal
+
+if TYPE_CHECKING:
+    from .topic import Topic
+
+log = logging.getLogger(__name__)
+
+READY, IN_FLIGHT, DEFERRED = 0, 1, 2
+_ACK = struct.Struct("<Q")
+
+
+class Client(TypingProtocol):
+    """What a channel needs from a subscribed connection (see :mod:`services.broker.tcp`)."""
+
+    in_flight: set[int]
+    msg_timeout_ms: int
+
+    def capacity(self) -> int: ...
+
+    def send_message(self, data: bytes) -> None: ...
+
+    def kick(self) -> None: ...
+
+
+class Entry:
+    __slots__ = ("attempts", "state", "client", "token")
+
+    def __init__(self, attempts: int = 0):
+        self.attempts = attempts
+        self.state = READY
+        self.client: Client | None = None
+        self.token = 0
+
+
+class Channel:
+    def __init__(self, topic: "Topic", name: str, state_dir: Path | None, start_seq: int):
+        self.topic = topic
+        self.name = name
+        self.ephemeral = protocol.is_ephemeral(name)
+        self.state_dir = state_dir if not self.ephemeral else None
+        self.cursor = start_seq
+        self.skip: set[int] = set()  # FIN'd before a restart, at or beyond the cursor
+        self.unfinished: collections.OrderedDict[int, Entry] = collections.OrderedDict()
+        self.ready: collections.deque[int] = collections.deque()
+        self._deferred: list[tuple[int, int, int]] = []  # (due ns, seq, token)
+        self._timeouts: list[tuple[int, int, int]] = []  # (deadline ns, seq, token)
+        self.deferred_count = 0
+        self.clients: list[Client] = []
+        self._rr = 0
+        self._pumping = False
+        self.message_count = 0
+        self.requeue_count = 0
+        self.timeout_count = 0
+        self.finish_count = 0
+        self._acks = bytearray()
+        self._dirty = False
+        self._last_checkpoint = 0.0
+        self.durable_floor = start_seq
+        self.closed = False
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            if not self._recover():
+                self.checkpoint()
+
+    # -- persistence --------------------------------------------------------------------
+
+    @property
+    def _state_path(self) -> Path:
+        return self.state_dir / f"c-{self.name}.state"
+
+    @property
+    def _ack_path(self) -> Path:
+        return self.state_dir / f"c-{self.name}.acks"
+
+    def _recover(self) -> bool:
+        try:
+            state = json.loads(self._state_path.read_text())
+            cursor = int(state["cursor"])
+            saved = {int(k): int(v) for k, v in state["unfinished"].items()}
+        except FileNotFoundError:
+            return False
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("%s/%s: unreadable checkpoint (%s); redelivering the whole retained log",
+                      self.topic.name, self.name, exc)
+            cursor, saved = self.topic.log.first_seq, {}
+        try:
+            raw = self._ack_path.read_bytes()
+        except FileNotFoundError:
+            raw = b""
+        acked = {_ACK.unpack_from(raw, i)[0] for i in range(0, len(raw) - len(raw) % 8, 8)}
+        for seq in sorted(saved):
+            if seq not in acked:
+                self.unfinished[seq] = Entry(saved[seq])
+                self.ready.append(seq)
+        self.skip = {seq for seq in acked if seq >= cursor}
+        self.cursor = cursor
+        self.checkpoint()
+        return True
+
+    def floor(self) -> int:
+        """Every message below this number is finished on this channel."""
+        if self.unfinished:
+            return min(next(iter(self.unfinished)), self.cursor)
+        return self.cursor
+
+    def checkpoint(self) -> None:
+        """Persist the cursor and the unfinished set; reset the ack file they now include."""
+        self._last_checkpoint = time.monotonic()
+        self._dirty = False
+        if self.state_dir is None:
+            self.durable_floor = self.floor()
+            return
+        state = {
+            "cursor": self.cursor,
+            "unfinished": {str(seq): e.attempts for seq, e in self.unfinished.items()},
+            "skip": len(self.skip),
+        }
+        # Seqs FIN'd ahead of the cursor (after a restart) stay in the ack file until passed.
+        keep = b"".join(_ACK.pack(seq) for seq in sorted(self.skip))
+        tmp = self._state_path.with_suffix(".tmp")
+        with open(tmp, "w") as handle:
+            json.dump(state, handle, separators=(",", ":"))
+            if self.topic.committer.fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, self._state_path)
+        with open(self._ack_path, "wb") as handle:
+            handle.write(keep)
+        self._acks.clear()
+        self.durable_floor = self.floor()
+
+    def flush_acks(self) -> None:
+        if self._acks and self.state_dir is not None:
+            with open(self._ack_path, "ab") as handle:
+                handle.write(self._acks)
+        self._acks.clear()
+
+    # -- clients ------------------------------------------------------------------------
+
+    def add_client(self, client: Client) -> None:
+        self.clients.append(client)
+
+    def remove_client(self, client: Client) -> None:
+        if client in self.clients:
+            self.clients.remove(client)
+        # Its in-flight messages go straight back to the queue (nsqd waits for msg_timeout).
+        for seq in sorted(client.in_flight):
+            entry = self.unfinished.get(seq)
+            if entry is not None and entry.state == IN_FLIGHT and entry.client is client:
+                self._make_ready(seq, entry)
+        client.in_flight.clear()
+        if self.ephemeral and not self.clients and not self.closed:
+            self.topic.delete_channel(self.name)
+        else:
+            self.pump()
+
+    # -- delivery -----------------------------------------------------------------------
+
+    def _pick(self) -> Client | None:
+        clients = self.clients
+        n = len(clients)
+        for i in range(n):
+            client = clients[(self._rr + i) % n]
+            if client.capacity() > 0:
+                self._rr = (self._rr + i + 1) % n
+                return client
+        return None
+
+    def pump(self) -> None:
+        """Deliver as many ready messages as the clients' RDY counts allow."""
+        if self._pumping or not self.clients or self.closed:
+            return
+        self._pumping = True
+        try:
+            now = time.time_ns()
+            while True:
+                client = self._pick()
+                if client is None:
+                    return
+                if self.ready:
+                    seq = self.ready.popleft()
+                    entry = self.unfinished.get(seq)
+                    if entry is None or entry.state != READY:
+                        continue
+                    record = self.topic.log.read(seq)
+                    if record is None:  # reclaimed or lost: nothing left to deliver
+                        del self.unfinished[seq]
+                        continue
+                    if record.deliver_at_ns > now:
+                        self._defer(seq, entry, record.deliver_at_ns)
+                        continue
+                    self._deliver(client, entry, record, now)
+                    continue
+                if not self._read_ahead(client, now):
+                    return
+        finally:
+            self._pumping = False
+
+    def _read_ahead(self, client: Client, now: int) -> bool:
+        """Deliver new records from the cursor; False when the log has nothing more."""
+        end = self.topic.visible_end
+        if self.cursor >= end:
+            return False
+        want = sum(max(c.capacity(), 0) for c in self.clients)
+        stop = min(end, self.cursor + max(want, 1))
+        got = False
+        for record in self.topic.log.read_range(self.cursor, stop, 1 << 20):
+            got = True
+            self.cursor = record.seq + 1
+            if self.skip and record.seq in self.skip:
+                self.skip.discard(record.seq)
+                continue
+            entry = Entry()
+            self.unfinished[record.seq] = entry
+            self.message_count += 1
+            self._dirty = True
+            if record.deliver_at_ns > now:
+                self._defer(record.seq, entry, record.deliver_at_ns)
+                continue
+            if client is None or client.capacity() <= 0:
+                client = self._pick()
+            if client is None:
+                self.ready.append(record.seq)
+                continue
+            self._deliver(client, entry, record, now)
+            client = None
+        if not got:
+            # Only gaps (records reclaimed or lost) were left in the range.
+            self.cursor = stop
+        return True
+
+    def _deliver(self, client: Client, entry: Entry, record: Any, now: int) -> None:
+        entry.attempts = min(entry.attempts + 1, 65535)
+        entry.state = IN_FLIGHT
+        entry.client = client
+        entry.token += 1
+        client.in_flight.add(record.seq)
+        deadline = now + client.msg_timeout_ms * 1_000_000
+        heapq.heappush(self._timeouts, (deadline, record.seq, entry.token))
+        client.send_message(protocol.message_frame(
+            record.timestamp_ns, entry.attempts, protocol.message_id(record.seq), record.body))
+
+    def _defer(self, seq: int, entry: Entry, due_ns: int) -> None:
+        entry.state = DEFERRED
+        entry.client = None
+        entry.token += 1
+        self.deferred_count += 1
+        heapq.heappush(self._deferred, (due_ns, seq, entry.token))
+
+    def _make_ready(self, seq: int, entry: Entry) -> None:
+        if entry.state == DEFERRED:
+            self.deferred_count -= 1
+        entry.state = READY
+        entry.client = None
+        entry.token += 1
+        self.ready.append(seq)
+
+    # -- client commands ----------------------------------------------------------------
+
+    def _owned(self, client: Client, seq: int | None, raw_id: bytes, verb: str, code: str) -> Entry:
+        entry = self.unfinished.get(seq) if seq is not None else None
+        if entry is None or entry.state != IN_FLIGHT:
+            raise nonfatal(code, f"{verb} {raw_id.decode(errors='replace')} failed ID not in flight")
+        if entry.client is not client:
+            raise nonfatal(code, f"{verb} {raw_id.decode(errors='replace')} failed client does not own message")
+        return entry
+
+    def finish(self, client: Client, seq: int | None, raw_id: bytes) -> None:
+        self._owned(client, seq, raw_id, "FIN", "E_FIN_FAILED")
+        del self.unfinished[seq]
+        client.in_flight.discard(seq)
+        self.finish_count += 1
+        self._dirty = True
+        if self.state_dir is not None:
+            self._acks += _ACK.pack(seq)
+        self.pump()
+
+    def requeue(self, client: Client, seq: int | None, raw_id: bytes, delay_ms: int) -> None:
+        entry = self._owned(client, seq, raw_id, "REQ", "E_REQ_FAILED")
+        client.in_flight.discard(seq)
+        self.requeue_count += 1
+        if delay_ms > 0:
+            self._defer(seq, entry, time.time_ns() + delay_ms * 1_000_000)
+        else:
+            self._make_ready(seq, entry)
+        self.pump()
+
+    def touch(self, client: Client, seq: int | None, raw_id: bytes) -> None:
+        entry = self._owned(client, seq, raw_id, "TOUCH", "E_TOUCH_FAILED")
+        entry.token += 1
+        deadline = time.time_ns() + client.msg_timeout_ms * 1_000_000
+        heapq.heappush(self._timeouts, (deadline, seq, entry.token))
+
+    # -- timers -------------------------------------------------------------------------
+
+    def tick(self, now_ns: int, checkpoint_s: float) -> None:
+        changed = False
+        timeouts = self._timeouts
+        while timeouts and timeouts[0][0] <= now_ns:
+            _, seq, token = heapq.heappop(timeouts)
+            entry = self.unfinished.get(seq)
+            if entry is None or entry.token != token or entry.state != IN_FLIGHT:
+                continue
+            if entry.client is not None:
+                entry.client.in_flight.discard(seq)
+            self.timeout_count += 1
+            self._make_ready(seq, entry)
+            changed = True
+        deferred = self._deferred
+        while deferred and deferred[0][0] <= now_ns:
+            _, seq, token = heapq.heappop(deferred)
+            entry = self.unfinished.get(seq)
+            if entry is None or entry.token != token or entry.state != DEFERRED:
+                continue
+            self._make_ready(seq, entry)
+            changed = True
+        if changed:
+            self.pump()
+        self.flush_acks()
+        if self._dirty and time.monotonic() - self._last_checkpoint >= checkpoint_s:
+            self.checkpoint()
+
+    # -- admin --------------------------------------------------------------------------
+
+    def empty(self) -> None:
+        """Drop everything queued, deferred and in flight (nsqd's channel empty)."""
+        for client in self.clients:
+            client.in_flight.clear()
+        self.unfinished.clear()
+        self.ready.clear()
+        self._deferred.clear()
+        self._timeouts.clear()
+        self.deferred_count = 0
+        self.skip.clear()
+        self.cursor = self.topic.visible_end
+        self.checkpoint()
+
+    def depth(self) -> int:
+        backlog = max(self.topic.visible_end - self.cursor - len(self.skip), 0)
+        return backlog + len(self.ready)
+
+    def in_flight_count(self) -> int:
+        return sum(len(c.in_flight) for c in self.clients)
+
+    def close(self) -> None:
+        """Stop delivering and persist the position (broker shutdown)."""
+        if self.closed:
+            return
+        self.flush_acks()
+        self.checkpoint()
+        self.closed = True
+
+    def destroy(self) -> None:
+        """Delete the channel: disconnect its clients and remove its files."""
+        self.closed = True
+        for client in list(self.clients):
+            client.kick()
+        self.clients.clear()
+        if self.state_dir is not None:
+            self._state_path.unlink(missing_ok=True)
+            self._ack_path.unlink(missing_ok=True)
