@@ -126,7 +126,7 @@ class Consumer:
             message_handler=self._on_message,
             max_tries=0,  # never pynsq's silent drop: giving up is ours (a bad row)
             max_in_flight=max_in_flight,
-            msg_timeout=int(msg_timeout_s * 1000),
+            msg_timeout=msg_timeout_s,  # pynsq takes seconds (it sends ms to nsqd)
         )
         if lookupd:
             kwargs["lookupd_http_addresses"] = lookupd
