@@ -89,6 +89,11 @@ def generic_error(processor: Processor, errors: list[str], payload: str) -> byte
 # --- enrich's bad rows (§4.2-4.4); added by the enrich issue -------------------------------------
 
 
+def fit(value: Any, limit: int) -> Any:
+    """A string cut to a bad-row schema's ``maxLength`` (so the row validates); other values as they are."""
+    return value[:limit] if isinstance(value, str) and len(value) > limit else value
+
+
 def joda(ms: int) -> str:
     """Joda ISO instant with exactly three millisecond digits (collector-payload timestamps)."""
     when = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)

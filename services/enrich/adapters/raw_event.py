@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ...common.badrows import joda
+from ...common.badrows import fit, joda
 
 
 @dataclasses.dataclass
@@ -34,19 +34,23 @@ class RawEvent:
         return self.nuid
 
     def as_payload_dict(self) -> dict[str, Any]:
-        """The ``raw`` object of enrichment bad-row payloads, keys in Snowplow's order."""
+        """The ``raw`` object of enrichment bad-row payloads, keys in Snowplow's order.
+
+        Strings longer than the bad-row schema allows (e.g. a parameter value over 512) are cut so
+        the row validates; the event's full ``contexts``/``unstruct_event`` text is in ``enriched``.
+        """
         return {
-            "vendor": self.vendor,
-            "version": self.version,
-            "parameters": [{"name": k, "value": v} for k, v in self.parameters.items()],
-            "contentType": self.content_type,
-            "loaderName": self.loader_name,
-            "encoding": self.encoding,
-            "hostname": self.hostname,
+            "vendor": fit(self.vendor, 64),
+            "version": fit(self.version, 16),
+            "parameters": [{"name": fit(k, 512), "value": fit(v, 512)} for k, v in self.parameters.items()],
+            "contentType": fit(self.content_type, 256),
+            "loaderName": fit(self.loader_name, 32),
+            "encoding": fit(self.encoding, 32),
+            "hostname": fit(self.hostname, 8192),
             "timestamp": joda(self.timestamp) if self.timestamp is not None else None,
-            "ipAddress": self.ip,
-            "useragent": self.useragent,
-            "refererUri": self.referer,
-            "headers": list(self.headers),
+            "ipAddress": fit(self.ip, 128),
+            "useragent": fit(self.useragent, 4096),
+            "refererUri": fit(self.referer, 8192),
+            "headers": [fit(h, 8192) for h in self.headers],
             "userId": self.nuid,
         }
