@@ -94,7 +94,8 @@ async def _serve(name: str, settings: Settings, start: Callable[[Settings], Awai
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     running = await start(settings)
-    path = write_run_file(settings.home, name, running.ports)
+    # Extra run-file fields a service wants discoverable (e.g. the iglu super API key for `mini status`).
+    path = write_run_file(settings.home, name, running.ports, **getattr(running, "run_info", {}))
     log.info("%s up: %s", name, " ".join(f"{k}={v}" for k, v in running.ports.items()))
     await stop.wait()
     log.info("%s stopping", name)

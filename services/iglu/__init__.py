@@ -27,7 +27,7 @@ def offline_check(settings, timeout: float = 2.0) -> str | None:
     from .settings import resolver_config
 
     home = settings.home
-    if any(_has_schemas(Path(d).expanduser()) for d in settings["iglu.mirror_dirs"]):
+    if any(_has_schemas(Path(d).expanduser()) for d in settings.get("iglu.mirror_dirs", [])):
         return None
     cache = home / "iglu" / "cache"
     if cache.is_dir() and any(_has_schemas(p) for p in cache.iterdir()):

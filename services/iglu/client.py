@@ -82,12 +82,12 @@ class IgluClient:
         return cls.from_resolver_config(
             config,
             cache_dir=home / "iglu" / "cache",
-            http_timeout=float(settings["iglu.http_timeout"]),
+            http_timeout=float(settings.get("iglu.http_timeout", 4.0)),
             base_dir=base_dir,
-            mirror_dirs=list(settings["iglu.mirror_dirs"]),
-            local_server_uri=local_uri,
+            mirror_dirs=list(settings.get("iglu.mirror_dirs", [])),
+            local_server_uri=f"{local_uri}/api" if local_uri else None,
             generation_file=home / "iglu" / "generation",
-            max_depth=int(settings["iglu.max_json_depth"]),
+            max_depth=int(settings.get("iglu.max_json_depth", DEFAULT_MAX_DEPTH)),
         )
 
     # ---- API ------------------------------------------------------------------------------
