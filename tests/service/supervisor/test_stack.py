@@ -1,0 +1,156 @@
+"""The ``mini`` CLI and the supervisor with real processes: up, status, stop/start, crash restarts,
+SIGTERM, two stacks side by side, down.  Most tests run a broker-only stack (fast, and the broker is
+what every other service stands on); ``test_whole_stack`` runs every service that exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from mini_kernel.testing.processes import http_ok, wait_for
+from mini_kernel.testing.stack import MiniStack
+from services.supervisor import topology
+
+SERVICE_KEYS = {"pid", "port", "http_port", "healthy", "restarts", "uptime_s", "counters"}
+
+
+def mini_json(stack: MiniStack) -> tuple[int, dict]:
+    result = stack.mini("status", "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+@pytest.fixture
+def broker_stack(mini_stack_factory):
+    return mini_stack_factory(services=("broker",))
+
+
+def test_up_status_shape_and_down(broker_stack):
+    code, doc = mini_json(broker_stack)
+    assert code == 0, doc
+    broker = doc["services"]["broker"]
+    assert SERVICE_KEYS <= set(broker)
+    assert broker["healthy"] is True and broker["restarts"] == 0
+    assert isinstance(broker["pid"], int) and broker["port"] and broker["http_port"]
+    assert isinstance(broker["uptime_s"], float) and isinstance(broker["counters"], dict)
+    # the pipeline's topics and channels exist from the start (DESIGN §6), depths from the broker's /stats
+    assert doc["topics"]["RawEvents"]["channels"]["enrich"] == {"depth": 0, "in_flight": 0}
+    assert doc["topics"]["EnrichedEvents"]["channels"]["ESLoaderChannelGood"]["depth"] == 0
+    assert doc["topics"]["RawEvents"]["depth"] == 0
+    assert http_ok(f"http://127.0.0.1:{broker['http_port']}/ping")
+    sup_pid = doc["supervisor"]["pid"]
+
+    assert broker_stack.mini("down").returncode == 0
+    assert not alive(sup_pid) and not alive(broker["pid"])
+    assert not (broker_stack.home / "run" / "supervisor.json").exists()
+    result = broker_stack.mini("status")
+    assert result.returncode != 0 and "no Mini stack is running" in result.stderr
+    assert (broker_stack.home / "logs" / "broker.log").stat().st_size > 0
+
+
+def test_a_second_supervisor_for_the_same_dir_is_refused(broker_stack):
+    result = broker_stack.mini("up", "--detach", "--port", "0")
+    assert result.returncode != 0
+    assert "already running" in result.stderr and str(broker_stack.home) in result.stderr
+    assert broker_stack.status()["healthy"]
+
+
+def test_stop_and_start_broker(broker_stack):
+    before = broker_stack.service("broker")
+    result = broker_stack.mini("stop", "broker")
+    assert result.returncode == 0, result.stderr
+    assert not alive(before["pid"])
+    code, doc = mini_json(broker_stack)
+    assert code != 0 and doc["services"]["broker"]["healthy"] is False
+    assert doc["services"]["broker"]["state"] == "stopped"
+
+    result = broker_stack.mini("start", "broker")
+    assert result.returncode == 0, result.stderr
+    code, doc = mini_json(broker_stack)
+    after = doc["services"]["broker"]
+    assert code == 0 and after["healthy"] and after["pid"] != before["pid"]
+    # restarted on the same ports, so peers' MINI_NSQD_* addresses stay valid
+    assert (after["port"], after["http_port"]) == (before["port"], before["http_port"])
+    assert after["restarts"] == 0  # a requested stop/start is not a crash
+
+    assert broker_stack.mini("restart", "broker").returncode == 0
+    assert broker_stack.service("broker")["healthy"]
+
+
+def test_crash_restart_is_counted(broker_stack):
+    before = broker_stack.service("broker")
+    after = broker_stack.kill9("broker")
+    assert after["restarts"] == 1
+    assert after["pid"] != before["pid"] and after["port"] == before["port"]
+    assert "exited with -9" in broker_stack.mini("logs", "supervisor").stdout
+
+
+def test_sigterm_to_the_supervisor_stops_everything_within_10s(broker_stack):
+    doc = broker_stack.status()
+    pids = [doc["supervisor"]["pid"], doc["services"]["broker"]["pid"]]
+    os.kill(pids[0], signal.SIGTERM)
+    wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10, what="the stack to stop")
+
+
+def test_killing_the_supervisor_leaves_no_orphans(broker_stack):
+    doc = broker_stack.status()
+    broker_pid = doc["services"]["broker"]["pid"]
+    os.kill(doc["supervisor"]["pid"], signal.SIGKILL)
+    wait_for(lambda: not alive(broker_pid), timeout=30, what="the broker to follow its supervisor")
+
+
+def test_two_stacks_side_by_side(mini_stack_factory):
+    first = mini_stack_factory(services=("broker",))
+    second = mini_stack_factory(services=("broker",))
+    a, b = first.service("broker"), second.service("broker")
+    assert a["healthy"] and b["healthy"]
+    assert a["pid"] != b["pid"] and {a["port"], a["http_port"]}.isdisjoint({b["port"], b["http_port"]})
+    first.stop("broker")
+    assert second.service("broker")["healthy"]
+    assert not first.service("broker")["healthy"]
+
+
+def test_logs_command(broker_stack):
+    result = broker_stack.mini("logs", "broker", "-n", "0")
+    assert result.returncode == 0 and "broker up:" in result.stdout
+
+
+@pytest.mark.parametrize("command", [None, "up", "lab", "down", "status", "stop", "start", "restart", "logs"])
+def test_every_command_has_help_from_the_console_script(command):
+    script = os.path.join(os.path.dirname(sys.executable), "mini")
+    argv = [script if os.path.exists(script) else sys.executable, *([] if os.path.exists(script) else
+                                                                       ["-m", "services.supervisor.cli"])]
+    result = subprocess.run([*argv, *([command] if command else []), "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: mini")
+
+
+def test_whole_stack(mini_stack_factory):
+    """Every service of the topology that exists runs, healthy, on the ports it reports."""
+    stack = mini_stack_factory()
+    code, doc = mini_json(stack)
+    available = {s.name for s in topology.SERVICES if s.available()}
+    assert set(doc["services"]) == available
+    assert set(doc["skipped"]) == {s.name for s in topology.SERVICES} - available
+    assert code == 0, json.dumps(doc, indent=1)
+    for name, svc in doc["services"].items():
+        assert SERVICE_KEYS <= set(svc), name
+        assert http_ok(f"http://127.0.0.1:{svc['http_port'] or svc['port']}/health"), name
+    if "collector" in doc["services"]:
+        assert stack.collector_url == f"http://127.0.0.1:{doc['services']['collector']['port']}"
+        assert http_ok(stack.collector_url + "/health")

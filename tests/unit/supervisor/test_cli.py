@@ -1,0 +1,57 @@
+"""The CLI's parser: every command has --help; extra subcommands come from COMMAND_MODULES."""
+
+import sys
+import types
+
+import pytest
+
+from services.supervisor import cli, jupyter
+
+COMMANDS = ["up", "lab", "down", "status", "stop", "start", "restart", "logs"]
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_command_has_help(command, capsys):
+    argv = ["--help"] if command is None else [command, "--help"]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: mini" + ("" if command is None else f" {command}"))
+    assert "--data-dir" in out
+
+
+def test_service_commands_know_the_topology(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["stop", "nosuch"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_command_modules_register_subcommands(monkeypatch, capsys):
+    module = types.ModuleType("fake_piece_cli")
+
+    def register(subparsers):
+        p = subparsers.add_parser("fake", help="a piece's own command")
+        p.set_defaults(func=lambda args: print("fake ran in", args.home) or 0)
+
+    module.register = register
+    monkeypatch.setitem(sys.modules, "fake_piece_cli", module)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("fake_piece_cli", "services.no_such_piece.cli"))
+    assert cli.main(["--data-dir", "/tmp/x-mini", "fake"]) == 0
+    assert "fake ran in /tmp/x-mini" in capsys.readouterr().out
+
+
+def test_a_broken_command_module_is_not_hidden(monkeypatch):
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("tests.unit.supervisor.broken_cli_fixture",))
+    with pytest.raises(ModuleNotFoundError, match="no_such_dependency"):
+        cli.build_parser()
+
+
+def test_server_proxy_entries_point_at_the_collector(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINI_HOME", str(tmp_path))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "collector.json").write_text('{"pid": 1, "port": 45678}')
+    entry = jupyter.collector_proxy()
+    assert entry["port"] == 45678 and entry["command"] == []
+    dash = jupyter.dashboard_proxy()
+    assert dash["mappath"]("/index.html") == "/dashboard/index.html"
