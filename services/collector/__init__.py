@@ -1,0 +1,1 @@
+"""The collector: Snowplow tracker-protocol endpoints on the public origin, CollectorPayloads to RawEvents."""

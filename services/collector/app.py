@@ -1,0 +1,190 @@
+"""The public origin as a Tornado application (``make_app``) and as a service (``start``).
+
+Route order is the contract of DESIGN §2 and snowplow-formats.md §1.1: ``/r/*`` (when redirects are
+off), then the reserved and mounted prefixes, then health/robots/status, the pixel paths and finally
+the catch-all ``/{vendor}/{version}`` — so ``/micro/all`` is never sunk as an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import socket
+from typing import Any
+
+import tornado.gen
+import tornado.httpclient
+import tornado.httpserver
+import tornado.netutil
+import tornado.util
+import tornado.web
+
+from services.common.bus import Publisher, PublishError, tcp_addresses
+from services.common.settings import Settings
+
+from . import routes
+from .cookies import CookiePolicy
+from .mounts import MountHandler, Mounts, parse_mounts
+from .sink import Sink
+from .sizes import SizeLimits
+from .spool import Spool
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_READ = 64 * 1024 * 1024  # bodies beyond the 413 limit are read and discarded up to this
+
+
+def new_counters() -> dict[str, Any]:
+    return {
+        "requests_accepted": 0,
+        "payloads_sunk": 0,
+        "dnt_dropped": 0,
+        "bounced": 0,
+        "size_violations": 0,
+        "requests": {},
+    }
+
+
+def make_app(
+    settings: Settings,
+    sink: Sink,
+    *,
+    mounts: Mounts | None = None,
+    http_client: tornado.httpclient.AsyncHTTPClient | None = None,
+    counters: dict[str, Any] | None = None,
+) -> tornado.web.Application:
+    """The collector's application; ``app.mounts``, ``app.counters`` and ``app.status()`` are public."""
+    s = settings
+    counters = new_counters() if counters is None else counters
+    mounts = mounts if mounts is not None else Mounts(parse_mounts(s["collector.mounts"]))
+    client = http_client or tornado.httpclient.AsyncHTTPClient()
+    ctx = routes.Context(
+        sink=sink,
+        cookies=CookiePolicy.from_settings(s),
+        sizes=SizeLimits(s["collector.max_payload_size"], s["collector.sink_max_bytes"]),
+        counters=counters,
+        paths=routes.parse_paths(s["collector.paths"]),
+        preflight_max_age_s=s["collector.cors.access_control_max_age_s"],
+        drop_payload_size=s["collector.drop_payload_size"],
+        redirect_domains=tuple(s["collector.redirect_domains"]),
+        root_response={
+            "status": s["collector.root_response.status_code"],
+            "headers": s["collector.root_response.headers"],
+            "body": s["collector.root_response.body"],
+        } if s["collector.root_response.enabled"] else None,
+        cross_domain=(tuple(s["collector.cross_domain.domains"]), s["collector.cross_domain.secure"])
+        if s["collector.cross_domain.enabled"] else None,
+    )
+
+    def status() -> dict[str, Any]:
+        return {
+            "counters": {**{k: v for k, v in counters.items() if k != "requests"}, **sink.status()},
+            "requests": counters["requests"],
+            "spool": sink.spool.status(),
+            "mounts": dict(mounts.table),
+            "sink_healthy": sink.healthy(),
+        }
+
+    c = {"ctx": ctx}
+    handlers: list[Any] = []
+    if s["collector.enable_default_redirect"]:
+        handlers.append((r"/r/[^/]+", routes.RedirectHandler, c))
+    else:
+        handlers.append((r"/r/[^/]+", routes.RedirectsDisabledHandler, c))
+    handlers += [
+        (mounts.pattern(), MountHandler, {"mounts": mounts, "client": client, "counters": counters}),
+        (r"/health", routes.HealthHandler, c),
+        (r"/sink-health", routes.SinkHealthHandler, c),
+        (r"/robots\.txt", routes.RobotsHandler, c),
+        (r"/status", routes.StatusHandler, {"ctx": ctx, "status": status}),
+        (r"/crossdomain\.xml", routes.CrossDomainHandler, c),
+        (r"/", routes.RootHandler, c),
+        (r"/(?:i|ice\.png)", routes.PixelHandler, c),
+        (r"/[^/]+/[^/]+", routes.TrackHandler, c),
+    ]
+    app = tornado.web.Application(
+        handlers,
+        default_handler_class=routes.OriginNotFoundHandler,
+        default_handler_args=c,
+        compress_response=False,
+    )
+    app.mounts = mounts  # type: ignore[attr-defined]
+    app.counters = counters  # type: ignore[attr-defined]
+    app.status = status  # type: ignore[attr-defined]
+    app.ctx = ctx  # type: ignore[attr-defined]
+    return app
+
+
+def make_server(app: tornado.web.Application, settings: Settings) -> tornado.httpserver.HTTPServer:
+    return tornado.httpserver.HTTPServer(
+        app,
+        xheaders=False,  # X-Forwarded-For is read by the payload builder, Snowplow's way
+        max_header_size=settings["collector.max_header_bytes"],
+        max_body_size=max(MAX_BODY_READ, settings["collector.drop_payload_size"] + 1),
+        body_timeout=settings["collector.body_timeout_s"],
+        idle_connection_timeout=settings["collector.idle_connection_timeout_s"],
+    )
+
+
+def make_sink(settings: Settings) -> Sink:
+    publisher = None
+    if tcp_addresses(settings):
+        try:
+            publisher = Publisher(settings)
+        except PublishError as exc:
+            log.warning("no broker: %s; everything is spooled", exc)
+    else:
+        log.warning("nsqd.tcp_address is not set: tracking requests are spooled until a broker is configured")
+    spool = Spool(
+        settings.home / "collector" / "spool",
+        fsync=settings["durability.fsync"],
+        max_bytes=settings["collector.spool_max_bytes"],
+    )
+    if spool.depth:
+        log.info("spool holds %d records from a previous run; they are replayed when the broker takes writes", spool.depth)
+    return Sink(
+        publisher,
+        spool,
+        publish_timeout_s=settings["collector.publish_timeout_ms"] / 1000,
+        replay_batch=settings["collector.replay_batch"],
+    )
+
+
+class Collector:
+    """The running service: the public origin's HTTP server, its sink and spool."""
+
+    def __init__(self, settings: Settings, sink: Sink, app: tornado.web.Application, server: tornado.httpserver.HTTPServer, port: int):
+        self.settings = settings
+        self.sink = sink
+        self.app = app
+        self.server = server
+        self.ports = {"port": port}
+
+    def status(self) -> dict[str, Any]:
+        return self.app.status()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        """Stop accepting, let in-flight requests finish, flush the pending batch (published or spooled)."""
+        grace = self.settings["collector.shutdown_grace_s"]
+        self.server.stop()
+        await self.sink.drain(grace)
+        await asyncio.sleep(0.05)  # let handlers whose batch was just delivered write their answers
+        try:
+            await tornado.gen.with_timeout(datetime.timedelta(seconds=grace), self.server.close_all_connections())
+        except tornado.util.TimeoutError:
+            log.warning("connections still open after %.1f s", grace)
+        await self.sink.close(grace)
+
+
+async def start(settings: Settings) -> Collector:
+    sink = make_sink(settings)
+    sink.start()
+    app = make_app(settings, sink)
+    server = make_server(app, settings)
+    sockets = tornado.netutil.bind_sockets(settings["collector.port"], settings["collector.address"], family=socket.AF_INET
+                                           if ":" not in settings["collector.address"] else socket.AF_UNSPEC)
+    server.add_sockets(sockets)
+    port = sockets[0].getsockname()[1]
+    log.info("collector listening on http://%s:%d", settings["collector.address"], port)
+    return Collector(settings, sink, app, server, port)

@@ -1,0 +1,173 @@
+"""Mounts: reserved prefixes of the public origin forwarded to services on loopback (DESIGN §2).
+
+``/iglu-server/api/schemas`` with the mount ``/iglu-server=http://127.0.0.1:4001`` is forwarded to
+``http://127.0.0.1:4001/api/schemas``: method, headers and body pass through, the response streams
+back.  A reserved prefix with nothing mounted answers 404, a mount whose target is down 502, both in
+the shared JSON error shape.  Tracker routes never come here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+from urllib.parse import urlsplit
+
+import tornado.httpclient
+import tornado.httputil
+import tornado.web
+
+from services.common.http import ApiError, BaseHandler
+
+from .settings import RESERVED_PREFIXES
+
+log = logging.getLogger(__name__)
+
+# Hop-by-hop headers (RFC 7230 §6.1) are the proxy's own business; Host is the target's.
+_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "host"}
+
+
+class MountError(ValueError):
+    """A mount specification is not ``/prefix=http://host:port[/path]``."""
+
+
+def parse_mounts(items: Iterable[str]) -> dict[str, str]:
+    """``["/iglu-server=http://127.0.0.1:4001", ...]`` → ``{"/iglu-server": "http://127.0.0.1:4001"}``."""
+    mounts: dict[str, str] = {}
+    for item in items:
+        prefix, sep, url = item.partition("=")
+        prefix, url = prefix.strip().rstrip("/"), url.strip().rstrip("/")
+        parts = urlsplit(url)
+        if not sep or not prefix.startswith("/") or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise MountError(f"mount {item!r} is not /prefix=http://host:port")
+        mounts[prefix] = url
+    return mounts
+
+
+class Mounts:
+    """The mount table; a mutable object so a running origin can gain or lose mounts."""
+
+    def __init__(self, mounts: dict[str, str] | None = None, reserved: Iterable[str] = RESERVED_PREFIXES):
+        self.table = dict(mounts or {})
+        self.reserved = tuple(reserved)
+
+    def prefixes(self) -> list[str]:
+        return sorted(set(self.reserved) | set(self.table), key=len, reverse=True)
+
+    def mount(self, prefix: str, url: str) -> None:
+        self.table.update(parse_mounts([f"{prefix}={url}"]))
+
+    def unmount(self, prefix: str) -> None:
+        self.table.pop(prefix.rstrip("/"), None)
+
+    def resolve(self, path: str) -> tuple[str, str | None, str]:
+        """(prefix, target base URL or None, remaining path) for a path under a known prefix."""
+        for prefix in self.prefixes():
+            if path == prefix or path.startswith(prefix + "/"):
+                rest = path[len(prefix):] or "/"
+                return prefix, self.table.get(prefix), rest
+        raise KeyError(path)
+
+    def pattern(self) -> str:
+        """A route regex matching every reserved or mounted prefix (and what is below it)."""
+        import re
+
+        alternatives = "|".join(re.escape(p) for p in self.prefixes())
+        return rf"(?:{alternatives})(?:/.*)?"
+
+
+@tornado.web.stream_request_body
+class MountHandler(BaseHandler):
+    """Forward a request under a mount prefix; stream the answer back."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+    def initialize(self, mounts: Mounts, client: tornado.httpclient.AsyncHTTPClient, counters: dict) -> None:
+        self.mounts = mounts
+        self.client = client
+        self.counters = counters
+        self._chunks: list[bytes] = []
+        self._headers_sent = False
+
+    def prepare(self) -> None:
+        prefix, target, rest = self.mounts.resolve(self.request.path)
+        self.prefix = prefix
+        if target is None:
+            raise ApiError(404, f"nothing is mounted at {prefix}")
+        self.target = target
+        self.rest = rest
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    def _header_line(self, line: str) -> None:
+        line = line.rstrip("\r\n")
+        if line.startswith("HTTP/"):
+            self._upstream_headers = tornado.httputil.HTTPHeaders()
+            self._upstream_status = tornado.httputil.parse_response_start_line(line)
+        elif line:
+            self._upstream_headers.parse_line(line)
+
+    def _start_response(self) -> None:
+        if self._headers_sent:
+            return
+        self._headers_sent = True
+        start = self._upstream_status
+        self.set_status(start.code, start.reason)
+        self.clear_header("Content-Type")
+        for name, value in self._upstream_headers.get_all():
+            if name.lower() in _HOP or name.lower() == "server":
+                continue
+            self.add_header(name, value)
+
+    def _on_chunk(self, chunk: bytes) -> None:
+        if self.request.connection.stream.closed():
+            return
+        self._start_response()
+        self.write(chunk)
+        self.flush()
+
+    async def _forward(self) -> None:
+        url = self.target + self.rest + (f"?{self.request.query}" if self.request.query else "")
+        headers = tornado.httputil.HTTPHeaders()
+        for name, value in self.request.headers.get_all():
+            if name.lower() not in _HOP:
+                headers.add(name, value)
+        headers["X-Forwarded-For"] = self.request.remote_ip or ""
+        headers["X-Forwarded-Host"] = self.request.host
+        headers["X-Forwarded-Proto"] = self.request.protocol
+        headers["X-Forwarded-Prefix"] = self.prefix
+        body = b"".join(self._chunks)
+        method = self.request.method
+        request = tornado.httpclient.HTTPRequest(
+            url,
+            method=method,
+            headers=headers,
+            body=body if (body or method in ("POST", "PUT", "PATCH")) else None,
+            allow_nonstandard_methods=True,
+            follow_redirects=False,
+            decompress_response=False,
+            header_callback=self._header_line,
+            streaming_callback=self._on_chunk,
+            connect_timeout=5,
+            request_timeout=300,
+        )
+        try:
+            await self.client.fetch(request, raise_error=False)
+        except (OSError, tornado.httpclient.HTTPClientError) as exc:
+            self.counters["mount_errors"] = self.counters.get("mount_errors", 0) + 1
+            if self._headers_sent:
+                log.warning("mount %s: upstream failed mid-response: %s", self.prefix, exc)
+                self.request.connection.close()
+                return
+            raise ApiError(502, f"{self.prefix} is mounted at {self.target} but it does not answer: {exc}") from None
+        if not self._headers_sent:
+            if not hasattr(self, "_upstream_status"):
+                raise ApiError(502, f"{self.prefix}: no response from {self.target}")
+            self._start_response()
+        self.finish()
+
+    async def get(self) -> None:
+        await self._forward()
+
+    head = post = put = patch = delete = options = get
