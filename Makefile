@@ -1,29 +1,59 @@
-# make run: start the stack and JupyterLab; make test: install everything and run the suite; make bench.
+# make run: start the stack and JupyterLab (Ctrl-C stops everything); make test: install everything the
+# suite needs and run it; make bench: the full benchmarks.  Each step is skipped when already done.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+PYTEST_ARGS ?=
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install install-test npm system-deps clean
 
 $(BIN)/python:
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PY=python3.11)")'
+	@echo "Creating $(VENV) ..."
+	@$(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -qq --upgrade pip
 
+# Runtime and test dependencies together: one install, re-run only when pyproject.toml changes.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+	@echo "Installing the project and its test dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install -qq -e '.[test]'
+	@touch $(STAMP)
 
 install: $(STAMP)
 
-run: install
-	$(BIN)/mini lab
+# npm packages for the tracker and browser tests, from the committed lock file.
+$(NPM_STAMP): package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "Installing npm packages (npm ci) ..."; \
+		npm ci --no-audit --no-fund --loglevel=error >/dev/null && touch $(NPM_STAMP); \
+	else \
+		echo "NOTE: npm is not installed: the tests marked 'node' (Node tracker, browser tracker) will be skipped."; \
+	fi
 
-test: install
-	$(BIN)/python -m pytest -q
+npm:
+	@if [ -f package-lock.json ]; then $(MAKE) --no-print-directory $(NPM_STAMP); fi
+
+# Debian's Chromium for the browser tests: installed when running as root with apt, else explained.
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing chromium and chromium-driver (apt-get) for the browser tests ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "NOTE: chromium/chromedriver are missing and can only be installed as root with apt-get:"; \
+		echo "      the tests marked 'browser' (headless Chromium) will be skipped."; \
+	fi
+
+run: install
+	@$(BIN)/mini lab
+
+test: install npm system-deps
+	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python -m bench
+	@$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules

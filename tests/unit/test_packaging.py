@@ -1,0 +1,98 @@
+"""Packaging can't drift: the two conda env files list the same dependencies (and never the project
+itself), every setting of every service is documented in the README, and mini_kernel's public names
+are pinned (DESIGN §5.8, §5.9, §6 "Installs")."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+import mini_kernel
+import services
+from services.common.settings import COMMON
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The public surface of mini_kernel.  Change it on purpose: add the name here with the code.
+MINI_KERNEL_ALL: list[str] = []
+
+
+def env_dependencies(path: Path) -> tuple[list[str], list[str]]:
+    """(conda dependencies, pip dependencies) of an environment file."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    conda, pip = [], []
+    for dep in doc["dependencies"]:
+        if isinstance(dep, dict):
+            pip.extend(dep.get("pip", []))
+        else:
+            conda.append(dep)
+    return conda, pip
+
+
+def test_binder_env_lists_the_same_dependencies_as_the_root_env():
+    assert env_dependencies(ROOT / "binder" / "environment.yml") == env_dependencies(ROOT / "environment.yml")
+
+
+@pytest.mark.parametrize("path", ["environment.yml", "binder/environment.yml"])
+def test_env_files_list_dependencies_only(path):
+    conda, pip = env_dependencies(ROOT / path)
+    assert any(dep.startswith("python") for dep in conda)
+    for dep in pip:
+        assert not dep.startswith(("-e", ".", "/")), f"{path}: {dep!r} installs a path (postBuild runs pip install -e .)"
+
+
+def test_binder_scripts():
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    start = (ROOT / "binder" / "start").read_text()
+    assert "pip install" in post_build and "-e ." in post_build
+    assert "mini up --detach" in start and 'exec "$@"' in start
+    for script in ("postBuild", "start"):
+        assert (ROOT / "binder" / script).stat().st_mode & 0o111, f"binder/{script} is not executable"
+
+
+def test_ci_only_runs_make_test():
+    lines = [l for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    assert lines == ["set -euo pipefail", "make test"]
+
+
+def test_console_script_and_pytest_plugin_are_declared():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["mini"] == "services.supervisor.cli:main"
+    assert project["entry-points"]["pytest11"]["mini"] == "mini_kernel.pytest_plugin"
+
+
+def service_settings():
+    """(package, Setting) for COMMON and every ``services/<pkg>/settings.py`` SETTINGS."""
+    found = [("common", s) for s in COMMON]
+    for module in pkgutil.iter_modules(services.__path__):
+        if not module.ispkg or module.name == "common":
+            continue
+        try:
+            settings = importlib.import_module(f"services.{module.name}.settings")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"services.{module.name}.settings":
+                continue
+            raise
+        found.extend((module.name, s) for s in getattr(settings, "SETTINGS", ()))
+    return found
+
+
+def test_every_setting_has_help_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = []
+    for package, setting in service_settings():
+        assert setting.help.strip(), f"{package}: {setting.key} has no help text"
+        if f"`{setting.key}`" not in readme:
+            missing.append(f"{package}: {setting.key}")
+    assert not missing, "settings missing from README.md's settings tables:\n" + "\n".join(missing)
+
+
+def test_mini_kernel_public_names_are_pinned():
+    assert sorted(mini_kernel.__all__) == sorted(MINI_KERNEL_ALL)
+    for name in mini_kernel.__all__:
+        assert hasattr(mini_kernel, name), name
