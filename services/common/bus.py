@@ -109,6 +109,8 @@ class Consumer:
         max_in_flight: int = 100,
         msg_timeout_s: float = 60.0,
         give_up_topic: str = BAD,
+        retry_delay_ms: int = 100,
+        retry_max_delay_ms: int = 10_000,
     ):
         self.max_attempts = int(settings["bus.max_attempts"])
         self.handler = handler
@@ -117,8 +119,12 @@ class Consumer:
         # Where a given-up message's generic_error goes (the sinks use BadElasticsearchEvents, so a bad
         # row never loops back into the bad sink's own input).
         self.give_up_topic = give_up_topic
+        # REQ delay after failed attempt n: retry_delay_ms * 2**(n-1), capped.
+        self.retry_delay_ms = retry_delay_ms
+        self.retry_max_delay_ms = retry_max_delay_ms
         self.topic = topic
         self.counters = {"received": 0, "finished": 0, "requeued": 0, "gave_up": 0}
+        self._tasks: set[asyncio.Future] = set()
         lookupd = [f"http://{a}" if "://" not in a else a for a in settings["nsqlookupd.http_addresses"]]
         kwargs: dict[str, Any] = dict(
             topic=topic,
@@ -138,7 +144,10 @@ class Consumer:
     def _on_message(self, message: nsq.Message) -> None:
         message.enable_async()
         self.counters["received"] += 1
-        asyncio.ensure_future(self._process(message))
+        task = asyncio.ensure_future(self._process(message))
+        # Keep a reference: the event loop holds tasks only weakly.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _process(self, message: nsq.Message) -> None:
         try:
@@ -152,7 +161,7 @@ class Consumer:
 
     async def _failed(self, message: nsq.Message, exc: Exception) -> None:
         if message.attempts < self.max_attempts:
-            delay_ms = min(100 * 2 ** (message.attempts - 1), 10_000)
+            delay_ms = min(self.retry_delay_ms * 2 ** (message.attempts - 1), self.retry_max_delay_ms)
             log.warning("%s: attempt %d failed (%s); requeued in %d ms", self.topic, message.attempts, exc, delay_ms)
             if not message.has_responded():
                 message.requeue(backoff=False, time_ms=delay_ms)
