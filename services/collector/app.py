@@ -17,6 +17,7 @@ import tornado.gen
 import tornado.httpclient
 import tornado.httpserver
 import tornado.netutil
+import tornado.routing
 import tornado.util
 import tornado.web
 
@@ -25,7 +26,7 @@ from services.common.settings import Settings
 
 from . import routes
 from .cookies import CookiePolicy
-from .mounts import MountHandler, Mounts, parse_mounts
+from .mounts import MountHandler, MountMatcher, Mounts, parse_mounts
 from .sink import Sink
 from .sizes import SizeLimits
 from .spool import Spool
@@ -93,7 +94,7 @@ def make_app(
     else:
         handlers.append((r"/r/[^/]+", routes.RedirectsDisabledHandler, c))
     handlers += [
-        (mounts.pattern(), MountHandler, {"mounts": mounts, "client": client, "counters": counters}),
+        tornado.routing.Rule(MountMatcher(mounts), MountHandler, {"mounts": mounts, "client": client, "counters": counters}),
         (r"/health", routes.HealthHandler, c),
         (r"/sink-health", routes.SinkHealthHandler, c),
         (r"/robots\.txt", routes.RobotsHandler, c),

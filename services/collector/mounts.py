@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import tornado.httpclient
 import tornado.httputil
+import tornado.routing
 import tornado.web
 
 from services.common.http import ApiError, BaseHandler
@@ -68,12 +69,20 @@ class Mounts:
                 return prefix, self.table.get(prefix), rest
         raise KeyError(path)
 
-    def pattern(self) -> str:
-        """A route regex matching every reserved or mounted prefix (and what is below it)."""
-        import re
 
-        alternatives = "|".join(re.escape(p) for p in self.prefixes())
-        return rf"(?:{alternatives})(?:/.*)?"
+
+class MountMatcher(tornado.routing.Matcher):
+    """Routes a request to the mounts when its path is under a reserved or mounted prefix (checked live)."""
+
+    def __init__(self, mounts: Mounts):
+        self.mounts = mounts
+
+    def match(self, request: tornado.httputil.HTTPServerRequest) -> dict | None:
+        try:
+            self.mounts.resolve(request.path)
+        except KeyError:
+            return None
+        return {}
 
 
 @tornado.web.stream_request_body

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import tornado.web
 
-from services.common.http import BaseHandler, NotFoundHandler
+from services.common.http import ApiError, BaseHandler, NotFoundHandler
 
 from . import cors, payload
 from .cookies import CookiePolicy, parse_cookies
@@ -66,9 +66,17 @@ class OriginHandler(BaseHandler):
     """Base of every public-origin handler: preflight, counting, no Etag work on the hot path."""
 
     route = "other"
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
     def initialize(self, ctx: Context) -> None:
         self.ctx = ctx
+
+    def _no_route(self, *args: Any) -> None:
+        # Snowplow answers 404 (not 405) for a method a path does not serve.
+        self.route = "not_found"
+        raise ApiError(404, f"no route for {self.request.method} {self.request.path}")
+
+    get = head = post = put = patch = delete = _no_route  # type: ignore[assignment]
 
     def compute_etag(self) -> None:
         return None
@@ -236,8 +244,7 @@ class PixelHandler(TrackHandler):
 
     async def post(self) -> None:
         if not self._finished:
-            self.route = "not_found"
-            self.write_json({"error": f"no route for POST {self.request.path}", "status": 404}, 404)
+            self._no_route()
 
 
 class RedirectHandler(TrackHandler):
@@ -313,7 +320,7 @@ class RootHandler(OriginHandler):
     def get(self) -> None:
         spec = self.ctx.root_response
         if not spec:
-            raise tornado.web.HTTPError(404, "no route for GET /")
+            raise ApiError(404, "no route for GET /")
         self.set_status(spec["status"])
         self.clear_header("Content-Type")
         for line in spec["headers"]:
@@ -328,7 +335,7 @@ class CrossDomainHandler(OriginHandler):
 
     def get(self) -> None:
         if not self.ctx.cross_domain:
-            raise tornado.web.HTTPError(404, "no route for GET /crossdomain.xml")
+            raise ApiError(404, "no route for GET /crossdomain.xml")
         domains, secure = self.ctx.cross_domain
         lines = ['<?xml version="1.0"?>', "<cross-domain-policy>"]
         lines += [f'  <allow-access-from domain="{d}" secure="{str(secure).lower()}" />' for d in domains]
