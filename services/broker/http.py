@@ -12,6 +12,7 @@ import socket
 from typing import Any
 
 import tornado.web
+from tornado.log import access_log
 
 from services.common.http import HealthHandler, StatusHandler
 
@@ -280,4 +281,12 @@ def make_app(broker: Broker) -> tornado.web.Application:
         ],
         default_handler_class=NotFound,
         default_handler_args=deps,
+        log_function=_log_request,
     )
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    # Publishes and polling are frequent: log only failures.
+    status = handler.get_status()
+    if status >= 400:
+        access_log.warning("%d %s %.1fms", status, handler._request_summary(), 1000 * handler.request.request_time())
