@@ -41,10 +41,25 @@ def cpform(record: bytes, message: dict[str, Any]) -> bytes:
     return badrows.cpform_violation(ENRICH, message, base64.b64encode(record).decode("ascii"))
 
 
+def _iglu_error(error: Any) -> Any:
+    """Registry error messages are limited to 256 characters by the bad-row schemas."""
+    if not isinstance(error, dict) or "lookupHistory" not in error:
+        return error
+    history = []
+    for item in error["lookupHistory"]:
+        item = dict(item)
+        item["errors"] = [{**e, "message": fit(e["message"], 256)} if "message" in e else e
+                          for e in item.get("errors", [])]
+        history.append(item)
+    return {**error, "lookupHistory": history}
+
+
 def _messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for message in messages:
         message = dict(message)
+        if "schemaKey" in message and "error" in message:
+            message["error"] = _iglu_error(message["error"])
         if "field" in message:
             message["field"] = fit(message["field"], 64)
         if "expectation" in message:
@@ -66,6 +81,8 @@ def event_failure(kind: str, messages: list[dict[str, Any]], event, raw) -> byte
             body = dict(m["message"])
             if "error" in body and isinstance(body["error"], str):
                 body["error"] = fit(body["error"], 512)
+            elif "schemaKey" in body and "error" in body:
+                body["error"] = _iglu_error(body["error"])
             if "field" in body:
                 body["field"] = fit(body["field"], 64)
             if "expectation" in body:
