@@ -1,0 +1,545 @@
+"""Index mappings: field types, validation, dynamic mapping and turning a document into indexed values.
+
+A :class:`Mapping` keeps the mapping JSON exactly as OpenSearch shows it (``GET _mapping``) and a flat
+view ``fields`` (dotted path → :class:`Field`).  :meth:`Mapping.parse` walks a document, adds dynamic
+fields as OpenSearch would (strings → text + ``.keyword``, dates by date detection, integers → long,
+floats → float), enforces ``index.mapping.total_fields.limit`` and returns the values to index, grouped
+in units: the root document and one unit per ``nested`` object.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import re
+import struct
+from typing import Any, Iterator
+
+from . import dates
+from .analysis import Analysis
+from .errors import SearchError, bad_request, mapper_parsing
+
+NUMERIC = {"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float"}
+INTEGRAL = {"long": 2**63, "integer": 2**31, "short": 2**15, "byte": 2**7}
+LEAF_TYPES = NUMERIC | {"keyword", "text", "boolean", "date", "geo_point", "match_only_text"}
+COMMON_PARAMS = {"type", "index", "store", "doc_values", "boost", "meta", "similarity"}
+PARAMS: dict[str, set[str]] = {
+    "keyword": COMMON_PARAMS | {"ignore_above", "null_value", "fields", "eager_global_ordinals", "norms",
+                                "index_options", "split_queries_on_whitespace", "normalizer"},
+    "text": COMMON_PARAMS | {"analyzer", "search_analyzer", "search_quote_analyzer", "fields", "fielddata", "norms",
+                             "index_options", "position_increment_gap", "term_vector", "eager_global_ordinals",
+                             "fielddata_frequency_filter", "index_prefixes", "index_phrases"},
+    "match_only_text": COMMON_PARAMS | {"analyzer", "search_analyzer", "fields"},
+    "boolean": COMMON_PARAMS | {"null_value", "fields"},
+    "date": COMMON_PARAMS | {"format", "locale", "ignore_malformed", "null_value", "fields", "print_format"},
+    "geo_point": COMMON_PARAMS | {"ignore_malformed", "ignore_z_value", "null_value"},
+}
+for _t in NUMERIC:
+    PARAMS[_t] = COMMON_PARAMS | {"coerce", "ignore_malformed", "null_value", "fields", "scaling_factor"}
+OBJECT_PARAMS = {"type", "properties", "dynamic", "enabled", "include_in_parent", "include_in_root"}
+ROOT_PARAMS = {"properties", "dynamic", "date_detection", "numeric_detection", "dynamic_date_formats", "_source",
+               "_meta", "_routing", "dynamic_templates", "enabled"}
+DEFAULT_DATE_FORMATS = ["strict_date_optional_time", "yyyy/MM/dd HH:mm:ss Z||yyyy/MM/dd Z"]
+_SLASH_DATE = re.compile(r"^\d{4}/\d{2}/\d{2}( \d{2}:\d{2}:\d{2})?$")
+_GEOHASH = "0123456789bcdefghjkmnpqrstuvwxyz"
+
+
+@dataclasses.dataclass
+class Field:
+    """One indexed path (a leaf field or a multi-field such as ``page_title.keyword``)."""
+
+    path: str
+    type: str
+    spec: dict[str, Any]
+    nested: str | None  # nearest nested ancestor, None at the root
+    parent: str | None = None  # the field owning this multi-field
+    format: dates.DateFormat | None = None
+
+    @property
+    def indexed(self) -> bool:
+        return self.spec.get("index", True) not in (False, "false")
+
+    @property
+    def aggregatable(self) -> bool:
+        return self.type not in ("text", "match_only_text") or bool(self.spec.get("fielddata"))
+
+
+@dataclasses.dataclass
+class Unit:
+    """Values of the root document (``path`` None) or of one nested object."""
+
+    path: str | None
+    parent: int  # index of the parent unit, -1 for the root
+    values: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
+
+
+def float32(value: float) -> float:
+    """Lucene keeps ``float`` fields in 32 bits; aggregations then report the widened value."""
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+class Mapping:
+    def __init__(self, mapping: dict[str, Any] | None, settings: dict[str, Any], analysis: Analysis):
+        mapping = copy.deepcopy(mapping or {})
+        if "_doc" in mapping and isinstance(mapping["_doc"], dict) and "properties" in mapping["_doc"]:
+            raise mapper_parsing("Root mapping definition has unsupported parameters:  [_doc : ...]")
+        unknown = set(mapping) - ROOT_PARAMS
+        if unknown:
+            detail = " ".join(f"[{k} : {mapping[k]}]" for k in sorted(unknown))
+            raise mapper_parsing(f"Root mapping definition has unsupported parameters:  {detail}")
+        if mapping.get("dynamic_templates"):
+            raise bad_request("dynamic_templates are not supported by the Mini search node")
+        self.doc = mapping
+        self.doc.setdefault("properties", {})
+        self.settings = settings
+        self.analysis = analysis
+        self.limit = int(settings.get("index.mapping.total_fields.limit", 1000))
+        self.fields: dict[str, Field] = {}
+        self.objects: dict[str, str] = {}  # path -> "object" | "nested"
+        self._rebuild()
+
+    # ---- the flat view ----
+    def _rebuild(self) -> None:
+        self.fields = {}
+        self.objects = {}
+        self._walk(self.doc["properties"], "", None)
+
+    def _walk(self, props: dict[str, Any], prefix: str, nested: str | None) -> None:
+        if not isinstance(props, dict):
+            raise mapper_parsing(f"Expected map for property [properties] on field [{prefix.rstrip('.') or '_doc'}]")
+        for name, spec in props.items():
+            path = prefix + name
+            if not isinstance(spec, dict):
+                raise mapper_parsing(f"Expected map for property [fields] on field [{path}] but got a class java.lang.String")
+            kind = spec.get("type", "object" if "properties" in spec or "type" not in spec else None)
+            if kind in ("object", "nested"):
+                unknown = set(spec) - OBJECT_PARAMS
+                if unknown:
+                    raise mapper_parsing(f"unknown parameter [{sorted(unknown)[0]}] on mapper [{path}] of type [{kind}]")
+                if spec.get("enabled") in (False, "false"):
+                    raise bad_request(f"[enabled: false] on [{path}] is not supported by the Mini search node")
+                self.objects[path] = kind
+                self._walk(spec.get("properties", {}), path + ".", path if kind == "nested" else nested)
+                continue
+            if kind not in LEAF_TYPES:
+                if kind in ("ip", "date_nanos", "flat_object", "wildcard", "constant_keyword", "unsigned_long",
+                            "geo_shape", "alias", "join", "integer_range", "long_range", "date_range", "binary",
+                            "knn_vector", "token_count", "search_as_you_type", "completion", "percolator"):
+                    raise bad_request(f"field type [{kind}] (on [{path}]) is not supported by the Mini search node")
+                raise mapper_parsing(f"No handler for type [{kind}] declared on field [{name}]")
+            self._leaf(path, kind, spec, nested, None)
+
+    def _leaf(self, path: str, kind: str, spec: dict[str, Any], nested: str | None, parent: str | None) -> None:
+        unknown = set(spec) - PARAMS[kind]
+        if unknown:
+            raise mapper_parsing(f"unknown parameter [{sorted(unknown)[0]}] on mapper [{path}] of type [{kind}]")
+        if spec.get("normalizer"):
+            raise bad_request(f"normalizer on [{path}] is not supported by the Mini search node")
+        if spec.get("copy_to"):
+            raise bad_request(f"copy_to on [{path}] is not supported by the Mini search node")
+        field = Field(path, kind, spec, nested, parent)
+        if kind == "date":
+            fmt = spec.get("format")
+            try:
+                if fmt:
+                    dates.check_format(fmt)
+            except SearchError as exc:
+                raise mapper_parsing(f"Error parsing [format] on field [{path.rsplit('.', 1)[-1]}]: {exc.reason}") from None
+            field.format = dates.DateFormat(fmt)
+        if kind in ("text", "match_only_text"):
+            for key in ("analyzer", "search_analyzer"):
+                if spec.get(key):
+                    self.analysis.get(spec[key])
+        self.fields[path] = field
+        subs = spec.get("fields") or {}
+        if not isinstance(subs, dict):
+            raise mapper_parsing(f"Expected map for property [fields] on field [{path}]")
+        for name, sub in subs.items():
+            sub_kind = sub.get("type")
+            if sub_kind not in LEAF_TYPES:
+                raise mapper_parsing(f"No handler for type [{sub_kind}] declared on field [{name}]")
+            self._leaf(f"{path}.{name}", sub_kind, sub, nested, path)
+
+    def total_fields(self) -> int:
+        return len(self.fields) + len(self.objects)
+
+    def check_limit(self) -> None:
+        if self.total_fields() > self.limit:
+            raise bad_request(f"Limit of total fields [{self.limit}] has been exceeded")
+
+    def as_json(self) -> dict[str, Any]:
+        """The mapping as GET _mapping shows it (properties sorted by name, as OpenSearch does)."""
+        def sort(node: Any) -> Any:
+            if not isinstance(node, dict):
+                return node
+            out = {}
+            for key, value in node.items():
+                if key in ("properties", "fields") and isinstance(value, dict):
+                    out[key] = {k: sort(value[k]) for k in sorted(value)}
+                else:
+                    out[key] = sort(value) if isinstance(value, dict) else copy.deepcopy(value)
+            return out
+        return sort(self.doc)
+
+    # ---- PUT _mapping ----
+    def merged(self, update: dict[str, Any]) -> "Mapping":
+        """A new Mapping with ``update`` merged in; changing a field's type is refused as OpenSearch does."""
+        doc = copy.deepcopy(self.doc)
+        for key, value in update.items():
+            if key != "properties":
+                doc[key] = value
+        self._merge_props(doc["properties"], update.get("properties", {}) or {}, "")
+        result = Mapping(doc, self.settings, self.analysis)
+        result.check_limit()
+        return result
+
+    def _merge_props(self, into: dict[str, Any], new: dict[str, Any], prefix: str) -> None:
+        for name, spec in new.items():
+            path = prefix + name
+            if name not in into:
+                into[name] = copy.deepcopy(spec)
+                continue
+            old = into[name]
+            old_kind = old.get("type", "object")
+            new_kind = spec.get("type", "object" if "properties" in spec else old_kind)
+            if old_kind != new_kind:
+                raise bad_request(f"mapper [{path}] cannot be changed from type [{old_kind}] to [{new_kind}]")
+            if old_kind in ("object", "nested"):
+                self._merge_props(old.setdefault("properties", {}), spec.get("properties", {}) or {}, path + ".")
+                for key, value in spec.items():
+                    if key != "properties":
+                        old[key] = value
+            else:
+                merged_fields = dict(old.get("fields", {}))
+                merged_fields.update(spec.get("fields", {}) or {})
+                for key in ("format", "analyzer"):
+                    if key in spec and spec.get(key) != old.get(key):
+                        raise bad_request(f"Mapper for [{path}] conflicts with existing mapper:\n\t"
+                                          f"Cannot update parameter [{key}] from [{old.get(key)}] to [{spec.get(key)}]")
+                old.update(spec)
+                if merged_fields:
+                    old["fields"] = merged_fields
+
+    # ---- documents ----
+    def parse(self, source: dict[str, Any], doc_id: str) -> tuple[list[Unit], bool]:
+        """Indexed values of ``source``; the bool says the mapping grew (dynamic fields were added)."""
+        if not isinstance(source, dict):
+            raise mapper_parsing("failed to parse", caused_by=SearchError(
+                400, "not_x_content_exception", "Compressor detection can only be called on some xcontent bytes or compressed xcontent bytes"))
+        self._grew = False
+        self._added: list[tuple[dict, str]] = []
+        self._doc_id = doc_id
+        units = [Unit(None, -1)]
+        try:
+            self._object(source, self.doc["properties"], "", None, units, 0, self.doc.get("dynamic", True))
+            if self._grew:
+                self._rebuild()
+                self.check_limit()
+        except SearchError:
+            if self._added:  # a rejected document leaves the mapping as it was
+                for props, name in reversed(self._added):
+                    props.pop(name, None)
+                self._rebuild()
+            raise
+        return units, self._grew
+
+    def _object(self, obj: dict[str, Any], props: dict[str, Any], prefix: str, nested: str | None,
+                units: list[Unit], unit: int, dynamic: Any) -> None:
+        for raw_name, value in obj.items():
+            if raw_name == "":
+                raise mapper_parsing("field name cannot be an empty string")
+            if "." in raw_name:
+                head, rest = raw_name.split(".", 1)
+                if not head or not rest:
+                    raise mapper_parsing(f"field name cannot contain only whitespace or dots: ['{raw_name}']")
+                value, raw_name = {rest: value}, head
+            self._value(raw_name, value, props, prefix, nested, units, unit, dynamic)
+
+    def _value(self, name: str, value: Any, props: dict[str, Any], prefix: str, nested: str | None,
+               units: list[Unit], unit: int, dynamic: Any) -> None:
+        path = prefix + name
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, list):
+                    for inner in item:
+                        self._value(name, inner, props, prefix, nested, units, unit, dynamic)
+                else:
+                    self._value(name, item, props, prefix, nested, units, unit, dynamic)
+            return
+        if value is None:
+            spec = props.get(name)
+            if spec is not None and spec.get("null_value") is not None:
+                self._leaf_value(path, spec, spec["null_value"], units[unit])
+            return
+        spec = props.get(name)
+        if spec is None:
+            if dynamic in (False, "false", "runtime"):
+                return
+            if dynamic == "strict":
+                raise SearchError(400, "strict_dynamic_mapping_exception",
+                                  f"mapping set to strict, dynamic introduction of [{name}] within "
+                                  f"[{prefix.rstrip('.') or '_doc'}] is not allowed")
+            spec = self._dynamic(value)
+            if spec is None:
+                return
+            props[name] = spec
+            self._added.append((props, name))
+            self._grew = True
+        kind = spec.get("type", "object")
+        if kind in ("object", "nested"):
+            if not isinstance(value, dict):
+                raise mapper_parsing(
+                    f"object mapping for [{path}] tried to parse field [{name}] as object, but found a concrete value")
+            child_dynamic = spec.get("dynamic", dynamic)
+            child_props = spec.setdefault("properties", {}) if dynamic not in (False, "false") or "properties" in spec else {}
+            if kind == "nested":
+                units.append(Unit(path, unit))
+                self._object(value, child_props, path + ".", path, units, len(units) - 1, child_dynamic)
+            else:
+                self._object(value, child_props, path + ".", nested, units, unit, child_dynamic)
+            return
+        if isinstance(value, dict) and kind != "geo_point":
+            preview = "{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}"
+            raise mapper_parsing(
+                f"failed to parse field [{path}] of type [{kind}] in document with id '{self._doc_id}'. "
+                f"Preview of field's value: '{preview}'",
+                caused_by=SearchError(400, "illegal_state_exception",
+                                      f"Can't get text on a START_OBJECT at 1:{len(path) + 2}"))
+        self._leaf_value(path, spec, value, units[unit])
+
+    def _dynamic(self, value: Any) -> dict[str, Any] | None:
+        if isinstance(value, dict):
+            return {"properties": {}}
+        if isinstance(value, bool):
+            return {"type": "boolean"}
+        if isinstance(value, int):
+            return {"type": "long"}
+        if isinstance(value, float):
+            return {"type": "float"}
+        if isinstance(value, str):
+            if self.doc.get("numeric_detection") in (True, "true"):
+                if re.fullmatch(r"-?\d+", value):
+                    return {"type": "long"}
+                try:
+                    float(value)
+                    return {"type": "float"}
+                except ValueError:
+                    pass
+            if self.doc.get("date_detection", True) not in (False, "false"):
+                formats = self.doc.get("dynamic_date_formats", DEFAULT_DATE_FORMATS)
+                for fmt in formats:
+                    if fmt == DEFAULT_DATE_FORMATS[1]:
+                        if _SLASH_DATE.match(value):
+                            return {"type": "date", "format": "yyyy/MM/dd HH:mm:ss||yyyy/MM/dd||epoch_millis"}
+                        continue
+                    try:
+                        dates.DateFormat(fmt).parse(value)
+                    except (ValueError, SearchError):
+                        continue
+                    return {"type": "date"} if fmt == "strict_date_optional_time" else {"type": "date", "format": fmt}
+            return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
+        return None
+
+    def _leaf_value(self, path: str, spec: dict[str, Any], value: Any, unit: Unit) -> None:
+        field = self.fields.get(path)
+        if field is None:  # added dynamically in this document: build its view now
+            nested = unit.path
+            self._leaf(path, spec["type"], spec, nested, None)
+            field = self.fields[path]
+        for stored in self.convert(field, value):
+            unit.values.append((path, stored))
+        for sub in (spec.get("fields") or {}):
+            sub_field = self.fields.get(f"{path}.{sub}")
+            if sub_field is None:
+                self._leaf(f"{path}.{sub}", spec["fields"][sub]["type"], spec["fields"][sub], unit.path, path)
+                sub_field = self.fields[f"{path}.{sub}"]
+            for stored in self.convert(sub_field, value):
+                unit.values.append((sub_field.path, stored))
+
+    def convert(self, field: Field, value: Any) -> Iterator[Any]:
+        """The stored form(s) of one JSON value for ``field``; mapper_parsing_exception if it does not fit."""
+        kind = field.type
+        try:
+            if kind == "keyword":
+                text = _as_text(value)
+                limit = field.spec.get("ignore_above")
+                if limit is None or len(text) <= int(limit):
+                    yield text
+            elif kind in ("text", "match_only_text"):
+                analyzer = self.analysis.get(field.spec.get("analyzer"))
+                yield from analyzer(_as_text(value))
+            elif kind in INTEGRAL:
+                yield _integral(value, kind, field.spec.get("coerce", True))
+            elif kind in NUMERIC:
+                number = _number(value, field.spec.get("coerce", True))
+                if kind == "float":
+                    number = float32(number)
+                elif kind == "half_float":
+                    number = float32(number)
+                elif kind == "scaled_float":
+                    factor = float(field.spec.get("scaling_factor", 1))
+                    number = round(number * factor) / factor
+                yield number
+            elif kind == "boolean":
+                yield _boolean(value)
+            elif kind == "date":
+                assert field.format is not None
+                yield field.format.parse(value)
+            elif kind == "geo_point":
+                lat, lon = _geo(value)
+                yield f"{lat},{lon}"
+        except (ValueError, TypeError, OverflowError) as exc:
+            if field.spec.get("ignore_malformed") in (True, "true"):
+                return
+            preview = value if not isinstance(value, bool) else str(value).lower()
+            raise mapper_parsing(
+                f"failed to parse field [{field.path}] of type [{kind}] in document with id '{self._doc_id_safe()}'. "
+                f"Preview of field's value: '{preview}'",
+                caused_by=SearchError(400, "illegal_argument_exception", str(exc))) from None
+
+    def _doc_id_safe(self) -> str:
+        return getattr(self, "_doc_id", "")
+
+    # ---- lookups for queries ----
+    def field(self, path: str) -> Field | None:
+        return self.fields.get(path)
+
+    def nested_of(self, path: str) -> str | None:
+        """The nested scope a path lives in (None for the root)."""
+        best = None
+        for obj, kind in self.objects.items():
+            if kind == "nested" and (path == obj or path.startswith(obj + ".")):
+                if best is None or len(obj) > len(best):
+                    best = obj
+        return best
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value) if not isinstance(value, float) else _float_text(value)
+    raise ValueError(f"Can't get text on a {type(value).__name__}")
+
+
+def _float_text(value: float) -> str:
+    return repr(value) if not value.is_integer() or abs(value) >= 1e16 else f"{value:.1f}"
+
+
+def _number(value: Any, coerce: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"Current token (VALUE_{str(value).upper()}) not numeric, can not use numeric value accessors")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str) and coerce not in (False, "false"):
+        number = float(value.strip())
+    else:
+        raise ValueError(f"For input string: \"{value}\"")
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError(f"[{value}] is not a valid number")
+    return number
+
+
+def _integral(value: Any, kind: str, coerce: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"Current token (VALUE_{str(value).upper()}) not numeric, can not use numeric value accessors")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if coerce in (False, "false") and not value.is_integer():
+            raise ValueError(f"Value [{value}] has a decimal part")
+        number = int(value)
+    elif isinstance(value, str) and coerce not in (False, "false"):
+        text = value.strip()
+        try:
+            number = int(text)
+        except ValueError:
+            number = int(float(text)) if re.fullmatch(r"-?\d+(\.\d*)?([eE][-+]?\d+)?", text) else None
+            if number is None:
+                raise ValueError(f"For input string: \"{value}\"") from None
+    else:
+        raise ValueError(f"For input string: \"{value}\"")
+    bound = INTEGRAL[kind]
+    if not -bound <= number < bound:
+        raise ValueError(f"Value [{value}] is out of range for {'a long' if kind == 'long' else 'an ' + kind}")
+    return number
+
+
+def _boolean(value: Any) -> int:
+    if value is True or value == "true":
+        return 1
+    if value is False or value in ("false", ""):
+        return 0
+    raise ValueError(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+
+
+def _geo(value: Any) -> tuple[float, float]:
+    if isinstance(value, dict):
+        lat, lon = float(value["lat"]), float(value["lon"])
+    elif isinstance(value, (list, tuple)) and len(value) >= 2:
+        lon, lat = float(value[0]), float(value[1])
+    elif isinstance(value, str) and "," in value:
+        lat_text, lon_text = value.split(",", 1)
+        lat, lon = float(lat_text), float(lon_text)
+    elif isinstance(value, str) and value and all(c in _GEOHASH for c in value.lower()):
+        lat, lon = _geohash(value.lower())
+    else:
+        raise ValueError(f"failed to parse geo point [{value}]")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"illegal latitude/longitude value [{lat}, {lon}]")
+    return lat, lon
+
+
+def _geohash(text: str) -> tuple[float, float]:
+    lat_lo, lat_hi, lon_lo, lon_hi, even = -90.0, 90.0, -180.0, 180.0, True
+    for char in text:
+        bits = _GEOHASH.index(char)
+        for shift in range(4, -1, -1):
+            bit = (bits >> shift) & 1
+            if even:
+                mid = (lon_lo + lon_hi) / 2
+                lon_lo, lon_hi = (mid, lon_hi) if bit else (lon_lo, mid)
+            else:
+                mid = (lat_lo + lat_hi) / 2
+                lat_lo, lat_hi = (mid, lat_hi) if bit else (lat_lo, mid)
+            even = not even
+    return (lat_lo + lat_hi) / 2, (lon_lo + lon_hi) / 2
+
+
+# ---- settings: accept nested or dotted input, keep flat "index.*" keys with string values ----
+def flatten_settings(settings: dict[str, Any] | None, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in (settings or {}).items():
+        full = prefix + key
+        if isinstance(value, dict):
+            flat.update(flatten_settings(value, full + "."))
+        else:
+            flat[full] = value
+    if not prefix:
+        flat = {(k if k.startswith("index.") else "index." + k): _setting_text(v) for k, v in flat.items()}
+    return flat
+
+
+def _setting_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return [_setting_text(v) for v in value]
+    return str(value) if value is not None else None
+
+
+def expand_settings(flat: dict[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, value in sorted(flat.items()):
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return tree
+
+
+def analysis_of(flat: dict[str, Any]) -> dict[str, Any]:
+    analysis = expand_settings({k: v for k, v in flat.items() if k.startswith("index.analysis.")})
+    return analysis.get("index", {}).get("analysis", {})

@@ -1,0 +1,18 @@
+"""A search node shared by a test module (starting a process per test would dominate the run time)."""
+
+import pytest
+
+from mini_kernel.testing.search import SearchNode
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    home = tmp_path_factory.mktemp("search-home")
+    running = SearchNode(home).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def client(node):
+    return node.client()
