@@ -143,7 +143,9 @@ class EnrichmentStore:
             if not entry_id:
                 raise ConfigError(["data.name: the config names no enrichment"])
             old = next((e for e in self.current.entries if e.id == entry_id), None)
-            if name and isinstance(given, str) and given != name and (old is None or old.name != given):
+            multiple = getattr(self.registry.get(given), "multiple", False) if isinstance(given, str) else False
+            if name and isinstance(given, str) and given != name and (old is None or old.name != given) \
+                    and not (multiple and old is None):  # a new file for one more script
                 raise ConfigError([f"data.name: {given!r} does not match the enrichment {name!r} of the URL"])
             validated, errors = await self._check(entry_id, config)
             if errors:
