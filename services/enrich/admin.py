@@ -12,7 +12,7 @@ from typing import Any
 
 from ..common.http import ApiError, BaseHandler, error_body
 from .enrichments.registry import ConfigError
-from .enrichments.store import EnrichmentStore
+from .enrichments.store import EnrichmentStore, for_state
 
 
 class _Handler(BaseHandler):
@@ -78,8 +78,9 @@ class EnrichmentHandler(_Handler):
         self.write_json({"version": self.store.current.version, "enrichment": described})
 
 
-def routes(store: EnrichmentStore) -> list:
-    """Tornado URL rules for enrich's app."""
+def routes(state: Any) -> list:
+    """Tornado URL rules for enrich's app; ``state`` is enrich's State (or an EnrichmentStore)."""
+    store = state if isinstance(state, EnrichmentStore) else for_state(state)
     return [
         (r"/enrichments/?", EnrichmentsHandler, {"store": store}),
         (r"/enrichments/([A-Za-z0-9_.\-]+)", EnrichmentHandler, {"store": store}),

@@ -9,6 +9,7 @@ swapped by one assignment: a change applies to the next event, without a restart
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -62,45 +63,85 @@ class EnrichmentStore:
 
     def __init__(self, user_dir: Path | str, default_dir: Path | str | None = DEFAULT_DIR, *,
                  home: Path | str | None = None, iglu: Any = None,
-                 registry: Mapping[str, type[Enrichment]] | None = None):
+                 registry: Mapping[str, type[Enrichment]] | None = None, state: Any = None):
         self.user_dir = Path(user_dir)
         self.default_dir = Path(default_dir) if default_dir else None
         self.home = Path(home) if home else None
         self.iglu = iglu
         self.registry = dict(registered() if registry is None else registry)
-        self.current = EnrichmentSet()
+        self.state = state  # enrich's State: the live set is its ``enrichments``, swapped by ``swap``
+        self._current = EnrichmentSet()
         self.errors: list[str] = []  # problems of the files on disk at the last load
         # Disabled configs that do not parse yet (e.g. a database file not installed): listed, not run.
         self.dormant: dict[str, tuple[dict, list[str]]] = {}
         self._lock = asyncio.Lock()
 
+    @property
+    def current(self) -> EnrichmentSet:
+        return self.state.enrichments if self.state is not None else self._current
+
+    def _assign(self, new: EnrichmentSet) -> None:
+        if self.state is not None:
+            self.state.swap(new)
+            self.state.enrichment_errors = list(self.errors)
+        else:
+            self._current = new
+
     # ---- loading ------------------------------------------------------------------------------
+    def _read(self) -> tuple[dict[str, Any], list[str]]:
+        configs, errors = read_dir(self.default_dir) if self.default_dir else ({}, [])
+        user, user_errors = read_dir(self.user_dir)
+        configs.update(user)
+        return configs, errors + user_errors
+
+    def _build(self, configs: dict[str, Any], errors: list[str], schema_errors: list[str],
+               unvalidated: set[str]) -> list[str]:
+        bad = {e.split(":", 1)[0] for e in schema_errors}
+        new, parse_errors = EnrichmentSet.from_configs(
+            {k: v for k, v in configs.items() if k not in bad}, home=self.home, registry=self.registry,
+            unvalidated=unvalidated)
+        dormant: dict[str, tuple[dict, list[str]]] = {}
+        for problem in schema_errors + parse_errors:
+            entry_id = problem.split(":", 1)[0]
+            config = configs.get(entry_id)
+            if isinstance(config, dict) and isinstance(config.get("data"), dict) \
+                    and config["data"].get("enabled") is False:
+                dormant.setdefault(entry_id, (config, []))[1].append(problem.split(": ", 1)[-1])
+            elif problem not in errors:
+                errors.append(problem)
+        self.errors, self.dormant = errors, dormant
+        self._swap(new)
+        for problem in errors:
+            log.warning("enrichment config %s", problem)
+        return errors
+
     async def load(self) -> list[str]:
         """(Re)build the live set from the directories; returns every problem found (also kept in ``errors``)."""
         async with self._lock:
-            configs, errors = read_dir(self.default_dir) if self.default_dir else ({}, [])
-            user, user_errors = read_dir(self.user_dir)
-            configs.update(user)
-            errors += user_errors
+            configs, errors = self._read()
             unvalidated, schema_errors = await self._check_all(configs)
-            bad = {e.split(":", 1)[0] for e in schema_errors}
-            new, parse_errors = EnrichmentSet.from_configs(
-                {k: v for k, v in configs.items() if k not in bad}, home=self.home, registry=self.registry,
-                unvalidated=unvalidated)
-            dormant: dict[str, tuple[dict, list[str]]] = {}
-            for problem in schema_errors + parse_errors:
-                entry_id = problem.split(":", 1)[0]
-                config = configs.get(entry_id)
-                if isinstance(config, dict) and isinstance(config.get("data"), dict) \
-                        and config["data"].get("enabled") is False:
-                    dormant.setdefault(entry_id, (config, []))[1].append(problem.split(": ", 1)[-1])
-                elif problem not in errors:
-                    errors.append(problem)
-            self._swap(new)
-            self.errors, self.dormant = errors, dormant
-            for problem in errors:
+            return self._build(configs, errors, schema_errors, unvalidated)
+
+    def load_now(self) -> list[str]:
+        """``load`` without the resolver (at start-up, from sync code): every entry starts unvalidated;
+        ``validate`` later marks those whose schema the resolver confirms."""
+        configs, errors = self._read()
+        return self._build(configs, errors, [], set(configs))
+
+    async def validate(self) -> list[str]:
+        """Check the live configs against their schemas; mark the confirmed ones validated."""
+        async with self._lock:
+            live = self.current
+            results = await asyncio.gather(*(self._check(e.id, e.config) for e in live.entries))
+            problems = [p for _, errs in results for p in errs]
+            entries = [dataclasses.replace(e, validated=ok and not errs)
+                       for e, (ok, errs) in zip(live.entries, results)]
+            if self.current is live:
+                self._swap(EnrichmentSet(entries), retire=False)
+            for problem in problems:
                 log.warning("enrichment config %s", problem)
-            return errors
+            self.errors.extend(p for p in problems if p not in self.errors)
+            return problems
 
     async def _check_all(self, configs: Mapping[str, Any]) -> tuple[set[str], list[str]]:
         results = await asyncio.gather(*(self._check(i, c) for i, c in configs.items()))
@@ -176,11 +217,12 @@ class EnrichmentStore:
         config["data"]["enabled"] = False
         return await self.put(entry.id, config)
 
-    def _swap(self, new: EnrichmentSet) -> None:
-        old, self.current = self.current, new
+    def _swap(self, new: EnrichmentSet, retire: bool = True) -> None:
+        old = self.current
+        self._assign(new)
         kept = {id(e.enrichment) for e in new.entries}
         retired = [e.enrichment for e in old.entries if e.enrichment is not None and id(e.enrichment) not in kept]
-        if retired:
+        if retired and retire:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
@@ -222,3 +264,25 @@ class EnrichmentStore:
                 "enrichments": sorted(items, key=lambda d: d["id"]),
                 "errors": list(self.errors),
                 "available": sorted(self.registry)}
+
+
+def for_state(state: Any) -> EnrichmentStore:
+    """The store of enrich's ``State`` (created on first use, kept on the state)."""
+    store = getattr(state, "enrichment_store", None)
+    if store is None:
+        store = EnrichmentStore(state.enrichments_dir, home=state.home, iglu=state.iglu, state=state)
+        state.enrichment_store = store
+    return store
+
+
+def load_set(state: Any) -> tuple[EnrichmentSet, list[str]]:
+    """Enrich's start-up hook: build the set from the files now, confirm schemas in the background."""
+    store = for_state(state)
+    errors = store.load_now()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None and state.iglu is not None:
+        store._validation = loop.create_task(store.validate())  # noqa: SLF001 - kept so it is not collected
+    return store.current, errors

@@ -110,3 +110,33 @@ def test_validated_through_the_resolver(tmp_path, iglu):
     assert s.lookup("ua_parser_config")["validated"] is True
     asyncio.run(s.put("anon_ip", anon()))
     assert s.lookup("anon_ip")["validated"] is True
+
+
+class FakeState:
+    """The parts of enrich's State the store uses."""
+
+    def __init__(self, home, iglu):
+        from services.enrich.enrichments.registry import EnrichmentSet
+        self.home, self.iglu, self.enrichments_dir = home, iglu, home / "enrichments"
+        self.enrichments, self.enrichment_errors = EnrichmentSet(), []
+
+    def swap(self, new):
+        old, self.enrichments = self.enrichments, new
+        return old
+
+
+def test_load_set_hook_then_background_validation(tmp_path, iglu):
+    from services.enrich.enrichments import store as store_mod
+
+    async def body():
+        state = FakeState(tmp_path, iglu)
+        live, errors = store_mod.load_set(state)
+        assert errors == [] and live is state.enrichments
+        assert {e.name for e in live.active} == DEFAULTS_ON
+        assert not any(e.validated for e in live.entries)
+        await state.enrichment_store._validation
+        assert all(e.validated for e in state.enrichments.entries)
+        assert state.enrichments.version == live.version
+        await state.enrichment_store.put("anon_ip", anon())
+        assert "anon_ip" in {e.name for e in state.enrichments.active}
+    asyncio.run(body())
