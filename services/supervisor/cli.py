@@ -109,6 +109,9 @@ def _start(args: argparse.Namespace) -> tuple[Stack, subprocess.Popen, dict[str,
             _stop_supervisor(stack, proc)
         return 1
     print(describe(doc, home))
+    for warning in doc.get("warnings", []):
+        banner = "!" * 78
+        print(f"{banner}\nWARNING: {warning}\n{banner}", file=sys.stderr)
     return stack, proc, doc
 
 
@@ -132,6 +135,9 @@ def _foreground(stack: Stack, proc: subprocess.Popen, extra: subprocess.Popen | 
         if proc.poll() is not None:
             print(f"mini: the supervisor exited with {proc.returncode}", file=sys.stderr)
             code = 1
+        elif extra is not None and extra.returncode:
+            print(f"mini: JupyterLab exited with {extra.returncode}", file=sys.stderr)
+            code = extra.returncode
     except _Stop:
         pass
     finally:
@@ -268,7 +274,7 @@ def describe(doc: dict[str, Any], home: Path) -> str:
     for name, reason in doc.get("skipped", {}).items():
         lines.append(f"  {name:<10} skipped: {reason}")
     for warning in doc.get("warnings", []):
-        lines.append(f"  WARNING: {warning}")
+        lines.append(f"  WARNING: {warning.split(':')[0]} (see below / `mini status --json`)")
     lines.append(f"  logs       {home / 'logs'}/<service>.log  (mini logs SERVICE -f)")
     lines.append(f"  stop       mini down --data-dir {home}")
     return "\n".join(lines)
@@ -280,7 +286,11 @@ def _api_port(home: Path) -> str:
 
 
 # -- the parser ----------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+BUILTIN = ("up", "lab", "down", "status", "stop", "start", "restart", "logs")
+
+
+def build_parser(extras: bool = True) -> argparse.ArgumentParser:
+    """The full parser; ``extras=False`` leaves out COMMAND_MODULES (some import slowly)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
                         help="data directory of the stack (default: $MINI_HOME or ~/.mini)")
@@ -317,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=", ".join([*SERVICE_NAMES, "supervisor"]))
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     p.add_argument("-n", "--lines", type=int, default=100, help="lines to print first (0: all; default 100)")
-    for module in COMMAND_MODULES:
+    for module in COMMAND_MODULES if extras else ():
         register = _load_register(module)
         if register is not None:
             register(sub)
@@ -334,8 +344,22 @@ def _load_register(module_name: str):
     return getattr(module, "register", None)
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is neither an option nor --data-dir's value)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--data-dir":
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(extras=_command_of(argv) not in BUILTIN)
     args = parser.parse_args(argv)
     args.home = resolve_home(getattr(args, "data_dir", None))
     try:

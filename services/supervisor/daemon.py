@@ -30,27 +30,33 @@ log = logging.getLogger("services.supervisor")
 
 SPEC = merge_specs(COMMON, SETTINGS, PEER_SETTINGS)
 
-# Where the Iglu piece offers its "is Iglu Central reachable, or anything cached/mirrored?" check:
-# a callable (settings) -> warning text or None.
-IGLU_CHECKS = (("services.iglu.central", "offline_warning"), ("services.iglu", "offline_warning"))
+# The Iglu piece's "Iglu Central unreachable and nothing cached or mirrored?" check:
+# ``services.iglu.offline_check(iglu_settings) -> warning text | None``.
+IGLU_CHECK = ("services.iglu", "offline_check", "services.iglu.settings")
 
 
-def find_iglu_check() -> Callable[[Settings], str | None] | None:
-    for module_name, attr in IGLU_CHECKS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            log.warning("cannot import %s: %s", module_name, exc)
-            continue
-        except Exception as exc:  # someone's half-written module must not stop the stack
-            log.warning("cannot import %s: %s", module_name, exc)
-            continue
-        check = getattr(module, attr, None)
-        if callable(check):
-            return check
-    return None
+def find_iglu_check(config_file: str | None = None) -> Callable[[Settings], str | None] | None:
+    """The check, bound to settings resolved with the Iglu keys (mirror dirs, resolver config)."""
+    module_name, attr, settings_module = IGLU_CHECK
+    try:
+        check = getattr(importlib.import_module(module_name), attr, None)
+        iglu_spec = getattr(importlib.import_module(settings_module), "SETTINGS", ())
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        log.warning("cannot import %s: %s", module_name, exc)
+        return None
+    except Exception as exc:  # someone's half-written module must not stop the stack
+        log.warning("cannot import %s: %s", module_name, exc)
+        return None
+    if not callable(check):
+        return None
+
+    def bound(settings: Settings) -> str | None:
+        iglu_settings = load(merge_specs(COMMON, iglu_spec), {"home": str(settings.home)}, config_file=config_file)
+        return check(iglu_settings)
+
+    return bound
 
 
 def parser() -> argparse.ArgumentParser:
@@ -86,7 +92,7 @@ async def _run(settings: Settings, extra: tuple[str, ...]) -> int:
     home = settings.home
     reap_orphans(home)
     try:
-        supervisor = Supervisor(settings, extra, iglu_check=find_iglu_check())
+        supervisor = Supervisor(settings, extra, iglu_check=find_iglu_check(extra[1] if extra else None))
     except ValueError as exc:
         log.error("%s", exc)
         return 2

@@ -65,4 +65,6 @@ def start_lab(settings: Settings, port: int | None = None) -> subprocess.Popen:
         f"--ServerApp.port={port if port is not None else settings['lab.port']}",
         f"--ServerApp.root_dir={root_dir(settings)}",
     ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # containers and CI often run as root; Jupyter refuses it otherwise
     return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, start_new_session=True)

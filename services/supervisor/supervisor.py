@@ -305,7 +305,7 @@ class Supervisor:
     async def start_all(self) -> None:
         for name, reason in self.skipped.items():
             log.info("%s skipped: %s", name, reason)
-        self._warn_offline_iglu()
+        check = asyncio.create_task(self._warn_offline_iglu())
         for layer in topology.layers():
             children = [self.children[s.name] for s in layer if s.name in self.children]
             if self.stopping:
@@ -313,6 +313,7 @@ class Supervisor:
             for child in children:
                 child.want()
             await asyncio.gather(*(self._await_ready(child) for child in children))
+        await check
         self.ready = True
         log.info("stack ready: %s", ", ".join(f"{c.name}={c.state}" for c in self.children.values()) or "no services")
 
@@ -327,11 +328,12 @@ class Supervisor:
         if not child.ready.is_set():
             log.error("%s is not healthy; starting the next layer anyway (log: %s)", child.name, child.log_path)
 
-    def _warn_offline_iglu(self) -> None:
-        if self.iglu_check is None:
+    async def _warn_offline_iglu(self) -> None:
+        if self.iglu_check is None or ("iglu" not in self.children and "enrich" not in self.children):
             return
         try:
-            problem = self.iglu_check(self.settings)
+            # It probes Iglu Central over HTTP: off the loop, beside the first layer's start.
+            problem = await asyncio.get_running_loop().run_in_executor(None, self.iglu_check, self.settings)
         except Exception as exc:  # a broken check must not stop the stack
             problem = f"the Iglu Central check failed: {exc}"
         if problem:

@@ -63,3 +63,23 @@ def test_one_supervisor_per_data_dir(tmp_path):
     finally:
         held.close()
     lock_data_dir(tmp_path).close()  # free again once the holder is gone
+
+
+def test_offline_iglu_warning_is_kept_for_status(tmp_path):
+    import asyncio
+
+    sup = Supervisor(settings(tmp_path, MINI_SUPERVISOR_SERVICES="iglu"), iglu_check=lambda s: "Iglu Central unreachable")
+    asyncio.run(sup._warn_offline_iglu())
+    assert sup.warnings == ["Iglu Central unreachable"]
+
+
+def test_the_iglu_pieces_check_sees_mirror_dirs(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[3].parent / "shared" / "iglu-central"
+    central = os.environ.get("MINI_TEST_IGLU_CENTRAL", str(default))
+    check = daemon.find_iglu_check()
+    assert check is not None
+    monkeypatch.setenv("MINI_IGLU_MIRROR_DIRS", central)
+    assert check(settings(tmp_path)) is None  # a mirror with schemas: nothing to warn about
