@@ -26,7 +26,8 @@ _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "st
 
 FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 for _name, _func in FORMATS.items():
-    FORMAT_CHECKER.checks(_name)(_func)
+    # networknt checks formats on strings only; every other type passes.
+    FORMAT_CHECKER.checks(_name)(lambda value, _f=_func: not isinstance(value, str) or _f(value))
 # fastjsonschema knows some formats itself (and "regex"); every one must be ours or pass.
 _FAST_FORMATS = {**FORMATS, "regex": lambda _s: True}
 
@@ -105,13 +106,49 @@ class _Prepared:
         return out
 
 
+_CLASSES = {"d": ("[0-9]", "0-9"), "w": ("[a-zA-Z0-9_]", "a-zA-Z0-9_"), "s": ("[ \\t\\n\\x0B\\f\\r]", " \\t\\n\\x0B\\f\\r")}
+ORIGINAL_PATTERNS: dict[str, str] = {}
+
+
 def _ascii(pattern: str) -> str:
-    # Java's \d, \w, \b are ASCII-only; Python's inline (?a) gives the same classes.
-    return "(?a)" + pattern
+    """Java's \\d, \\w and \\s are ASCII-only: spell them out so Python's unicode classes don't widen them.
+
+    (An inline ``(?a)`` would do, but jsonschema joins patternProperties keys with ``|``.)
+    """
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in _CLASSES:
+                out.append(_CLASSES[nxt][1 if in_class else 0])
+            else:
+                out.append(ch + nxt)
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+            out.append(ch)
+            if pattern[i + 1:i + 2] == "^":
+                out.append("^")
+                i += 1
+            if pattern[i + 1:i + 2] == "]":  # a literal ] first in a class
+                out.append("]")
+                i += 1
+        elif ch == "]" and in_class:
+            in_class = False
+            out.append(ch)
+        else:
+            out.append(ch)
+        i += 1
+    translated = "".join(out)
+    if translated != pattern:
+        ORIGINAL_PATTERNS[translated] = pattern
+    return translated
 
 
 def _unascii(pattern: Any) -> Any:
-    return pattern[4:] if isinstance(pattern, str) and pattern.startswith("(?a)") else pattern
+    return ORIGINAL_PATTERNS.get(pattern, pattern) if isinstance(pattern, str) else pattern
 
 
 def json_path(parts) -> str:
