@@ -32,6 +32,7 @@ from .sizes import SizeLimits
 from .spool import Spool
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("tornado.access")
 
 MAX_BODY_READ = 64 * 1024 * 1024  # bodies beyond the 413 limit are read and discarded up to this
 
@@ -45,6 +46,22 @@ def new_counters() -> dict[str, Any]:
         "size_violations": 0,
         "requests": {},
     }
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """Access log: tracker hits at DEBUG (the hot path must not pay for a log line), failures louder."""
+    status = handler.get_status()
+    if status < 400:
+        if not access_log.isEnabledFor(logging.DEBUG):
+            return
+        level = logging.DEBUG
+    elif status < 500:
+        level = logging.INFO
+    else:
+        level = logging.WARNING
+    request = handler.request
+    access_log.log(level, "%d %s %s (%s) %.2fms", status, request.method, request.uri, request.remote_ip,
+                   1000.0 * request.request_time())
 
 
 def make_app(
@@ -109,6 +126,7 @@ def make_app(
         default_handler_class=routes.OriginNotFoundHandler,
         default_handler_args=c,
         compress_response=False,
+        log_function=log_request,
     )
     app.mounts = mounts  # type: ignore[attr-defined]
     app.counters = counters  # type: ignore[attr-defined]
