@@ -383,13 +383,14 @@ class Supervisor:
         self.stopped.set()
 
     async def status(self) -> dict[str, Any]:
+        ready = self.ready  # read before the probes: a service may finish starting while they run
         names = list(self.children)
         docs = await asyncio.gather(*(self.children[n].status() for n in names))
         services = dict(zip(names, docs))
         return {
             "home": str(self.home),
             "healthy": bool(services) and all(d["healthy"] for d in services.values()),
-            "supervisor": {"pid": os.getpid(), "ready": self.ready, "stopping": self.stopping,
+            "supervisor": {"pid": os.getpid(), "ready": ready, "stopping": self.stopping,
                            "uptime_s": round(time.monotonic() - self.started, 1)},
             "services": services,
             "skipped": dict(self.skipped),

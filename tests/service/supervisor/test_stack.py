@@ -151,6 +151,11 @@ def test_whole_stack(mini_stack_factory):
     for name, svc in doc["services"].items():
         assert SERVICE_KEYS <= set(svc), name
         assert http_ok(f"http://127.0.0.1:{svc['http_port'] or svc['port']}/health"), name
+    # peers are wired through their run files: the collector's mounts point at the real ports
+    for prefix, name in (("/iglu-server", "iglu"), ("/elasticsearch", "search")):
+        if name in doc["services"]:
+            assert doc["mounts"][prefix] == f"http://127.0.0.1:{doc['services'][name]['port']}"
     if "collector" in doc["services"]:
         assert stack.collector_url == f"http://127.0.0.1:{doc['services']['collector']['port']}"
         assert http_ok(stack.collector_url + "/health")
+        assert doc["services"]["collector"]["port"] != 9090  # --port 0: a free port, read back from status
