@@ -227,6 +227,27 @@ def cmd_action(args: argparse.Namespace) -> int:
     return 0 if doc["healthy"] else 1
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from services.common.settings import merge_specs as merge
+
+    from . import catalog
+
+    rows = catalog.all_settings(args.package or None)
+    if args.markdown:
+        print(catalog.markdown(rows))
+        return 0
+    values = None
+    if args.values:
+        try:
+            given = {"home": str(args.home)} if getattr(args, "data_dir", None) else {}
+            values = load(merge(*[[s] for _, s in rows]), given, config_file=args.config)
+        except SettingsError as exc:
+            print(f"mini: {exc}", file=sys.stderr)
+            return 2
+    print(catalog.text(rows, values))
+    return 0
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     path = args.home / "logs" / f"{args.service}.log"
     if not path.exists():
@@ -286,7 +307,7 @@ def _api_port(home: Path) -> str:
 
 
 # -- the parser ----------------------------------------------------------------------------------
-BUILTIN = ("up", "lab", "down", "status", "stop", "start", "restart", "logs")
+BUILTIN = ("up", "lab", "down", "status", "stop", "start", "restart", "logs", "settings")
 
 
 def build_parser(extras: bool = True) -> argparse.ArgumentParser:
@@ -327,6 +348,11 @@ def build_parser(extras: bool = True) -> argparse.ArgumentParser:
                    help=", ".join([*SERVICE_NAMES, "supervisor"]))
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     p.add_argument("-n", "--lines", type=int, default=100, help="lines to print first (0: all; default 100)")
+    p = add("settings", cmd_settings, "List every setting of every service: key, environment variable, default, help.")
+    p.add_argument("package", nargs="*", help="only these packages (common, broker, collector, ...)")
+    p.add_argument("--markdown", action="store_true", help="as README table rows")
+    p.add_argument("--values", action="store_true", help="also show each key's value for this data dir and its source")
+    p.add_argument("--config", metavar="FILE", help="TOML settings file (default: $MINI_HOME/mini.toml)")
     for module in COMMAND_MODULES if extras else ():
         register = _load_register(module)
         if register is not None:

@@ -4,8 +4,6 @@ are pinned (DESIGN §5.8, §5.9, §6 "Installs")."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import tomllib
 from pathlib import Path
 
@@ -13,8 +11,7 @@ import pytest
 import yaml
 
 import mini_kernel
-import services
-from services.common.settings import COMMON
+from services.supervisor import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,30 +63,15 @@ def test_console_script_and_pytest_plugin_are_declared():
     assert project["entry-points"]["pytest11"]["mini"] == "mini_kernel.pytest_plugin"
 
 
-def service_settings():
-    """(package, Setting) for COMMON and every ``services/<pkg>/settings.py`` SETTINGS."""
-    found = [("common", s) for s in COMMON]
-    for module in pkgutil.iter_modules(services.__path__):
-        if not module.ispkg or module.name == "common":
-            continue
-        try:
-            settings = importlib.import_module(f"services.{module.name}.settings")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"services.{module.name}.settings":
-                continue
-            raise
-        found.extend((module.name, s) for s in getattr(settings, "SETTINGS", ()))
-    return found
-
-
 def test_every_setting_has_help_and_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = []
-    for package, setting in service_settings():
+    for package, setting in catalog.all_settings():
         assert setting.help.strip(), f"{package}: {setting.key} has no help text"
         if f"`{setting.key}`" not in readme:
             missing.append(f"{package}: {setting.key}")
-    assert not missing, "settings missing from README.md's settings tables:\n" + "\n".join(missing)
+    assert not missing, ("settings missing from README.md's settings tables (`mini settings --markdown PACKAGE` "
+                         "prints the rows):\n" + "\n".join(missing))
 
 
 def test_mini_kernel_public_names_are_pinned():

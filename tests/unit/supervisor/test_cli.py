@@ -7,7 +7,7 @@ import pytest
 
 from services.supervisor import cli, jupyter
 
-COMMANDS = ["up", "lab", "down", "status", "stop", "start", "restart", "logs"]
+COMMANDS = ["up", "lab", "down", "status", "stop", "start", "restart", "logs", "settings"]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
@@ -55,3 +55,19 @@ def test_server_proxy_entries_point_at_the_collector(tmp_path, monkeypatch):
     assert entry["port"] == 45678 and entry["command"] == []
     dash = jupyter.dashboard_proxy()
     assert dash["mappath"]("/index.html") == "/dashboard/index.html"
+
+
+def test_settings_lists_every_key_as_readme_rows(capsys):
+    assert cli.main(["settings", "--markdown", "common", "supervisor"]) == 0
+    out = capsys.readouterr().out
+    assert "| `supervisor.port` | `MINI_SUPERVISOR_PORT` | `0` |" in out
+    assert "| `nsqd.tcp_address` | `MINI_NSQD_TCP_ADDRESS` |" in out
+
+
+def test_settings_values_show_their_source(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MINI_LAB_PORT", "9999")
+    (tmp_path / "mini.toml").write_text("[supervisor]\nbackoff_max = 5.0\n")
+    assert cli.main(["settings", "--values", "--data-dir", str(tmp_path), "supervisor"]) == 0
+    out = capsys.readouterr().out
+    assert "now 9999 (from MINI_LAB_PORT)" in out
+    assert f"now 5.0 (from {tmp_path / 'mini.toml'})" in out
