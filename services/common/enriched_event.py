@@ -7,6 +7,7 @@ snowplow-formats.md §3.1; the bad-row types of ``as_payload_dict`` follow §4.4
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 FIELDS: tuple[str, ...] = (
@@ -57,13 +58,12 @@ class EnrichedEvent:
     __slots__ = FIELDS
 
     def __init__(self, **values: str | None):
-        for name in FIELDS:
-            object.__setattr__(self, name, None)
+        _clear(self)
         for name, value in values.items():
             setattr(self, name, value)
 
     def to_tsv(self) -> str:
-        return "\t".join([getattr(self, name) or "" for name in FIELDS])
+        return "\t".join([v or "" for v in _values(self)])
 
     @classmethod
     def from_tsv(cls, line: str) -> "EnrichedEvent":
@@ -72,13 +72,12 @@ class EnrichedEvent:
         if len(parts) != len(FIELDS):
             raise ValueError(f"expected {len(FIELDS)} tab-separated fields, found {len(parts)}")
         event = cls.__new__(cls)
-        for name, value in zip(FIELDS, parts):
-            object.__setattr__(event, name, value or None)
+        _fill(event, *[p or None for p in parts])
         return event
 
     def as_dict(self) -> dict[str, str | None]:
         """Every field by name, TSV text or None (handy for DataFrames and tests)."""
-        return {name: getattr(self, name) for name in FIELDS}
+        return dict(zip(FIELDS, _values(self)))
 
     def as_payload_dict(self) -> dict[str, Any]:
         """The ``enriched`` object of schema_violations / enrichment_failures payloads (§4.4)."""
@@ -100,15 +99,26 @@ class EnrichedEvent:
 
     def copy(self) -> "EnrichedEvent":
         event = EnrichedEvent.__new__(EnrichedEvent)
-        for name in FIELDS:
-            object.__setattr__(event, name, getattr(self, name))
+        _fill(event, *_values(self))
         return event
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, EnrichedEvent) and all(
-            getattr(self, n) == getattr(other, n) for n in FIELDS
-        )
+        return isinstance(other, EnrichedEvent) and _values(self) == _values(other)
+
+    __hash__ = None  # mutable
 
     def __repr__(self) -> str:
         set_fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in FIELDS if getattr(self, n) is not None)
         return f"EnrichedEvent({set_fields})"
+
+
+# The hot path builds and writes one of these per event: straight-line code beats 131 setattr calls.
+_values = operator.attrgetter(*FIELDS)
+_namespace: dict = {}
+exec(  # noqa: S102 - generated from the constant FIELDS above, nothing external
+    "def _clear(self):\n" + "".join(f"    self.{n} = None\n" for n in FIELDS)
+    + "def _fill(self, " + ", ".join(FIELDS) + "):\n" + "".join(f"    self.{n} = {n}\n" for n in FIELDS),
+    _namespace,
+)
+_clear = _namespace["_clear"]
+_fill = _namespace["_fill"]

@@ -7,6 +7,7 @@ return Snowplow's atomic dataReports, which become one ``schema_violations`` mes
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable, Mapping
 
 from ...common.enriched_event import EnrichedEvent
@@ -117,17 +118,27 @@ def utf16_length(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
+class LengthLimits:
+    """Field length limits, checked with one attribute fetch per event (this runs for every event)."""
+
+    def __init__(self, limits: Mapping[str, int]):
+        self.items = tuple((f, int(n)) for f, n in limits.items())
+        self.limits = tuple(n for _, n in self.items)
+        self._values = operator.attrgetter(*(f for f, _ in self.items)) if self.items else (lambda _e: ())
+
+    def errors(self, event: EnrichedEvent) -> list[dict[str, Any]]:
+        values = self._values(event)
+        if len(self.items) == 1:
+            values = (values,)
+        lengths = [0 if v is None else len(v) if v.isascii() else utf16_length(v) for v in values]
+        if not any(map(operator.gt, lengths, self.limits)):
+            return []
+        return [report(f"Field is longer than maximum allowed size {limit}", field, "atomic_field_length_exceeded")
+                for n, (field, limit) in zip(lengths, self.items) if n > limit]
+
+
 def length_errors(event: EnrichedEvent, limits: Mapping[str, int]) -> list[dict[str, Any]]:
-    errors = []
-    for field, limit in limits.items():
-        value = getattr(event, field)
-        if value is None:
-            continue
-        n = len(value)
-        if n > limit or (2 * n > limit and utf16_length(value) > limit):
-            errors.append(report(f"Field is longer than maximum allowed size {limit}", field,
-                                 "atomic_field_length_exceeded"))
-    return errors
+    return LengthLimits(limits).errors(event)
 
 
 def atomic_message(reports: list[dict[str, Any]]) -> dict[str, Any]:

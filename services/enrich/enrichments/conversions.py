@@ -7,6 +7,7 @@ Each converter takes the raw parameter text and returns the TSV text (or None), 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Context, Decimal, InvalidOperation
 
@@ -74,6 +75,7 @@ def big_decimal(value: str) -> str | None:
         raise ConversionError("Cannot be converted to java.math.BigDecimal. Error : numeric overflow") from None
 
 
+@functools.lru_cache(maxsize=4096)  # a batch shares collector and sent times
 def format_ms(ms: int) -> str:
     """``yyyy-MM-dd HH:mm:ss.SSS`` in UTC; years 0..9999 only (Redshift-compatible)."""
     if not _MIN_MS <= ms <= _MAX_MS:
@@ -128,6 +130,7 @@ def first_ip(value: str) -> str | None:
     return safe(token)
 
 
+@functools.lru_cache(maxsize=4096)
 def tstamp_ms(text: str) -> int:
     """The inverse of :func:`format_ms` (for derived_tstamp arithmetic)."""
     year = int(text[0:4])

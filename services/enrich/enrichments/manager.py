@@ -59,7 +59,7 @@ class Manager:
         self.iglu = iglu
         self.enrichments = enrichments
         self.v_etl = v_etl
-        self.limits = dict(limits)
+        self.limits = atomic.LengthLimits(limits)
         self.accept_invalid = accept_invalid
         self.max_json_depth = max_json_depth
         self.http = http
@@ -122,7 +122,7 @@ class Manager:
             late.extend(rechecked.messages)
             event.contexts = entities.contexts_column(rechecked.value)
         event.derived_contexts = entities.contexts_column(checked.value + infos)
-        lengths = atomic.length_errors(event, self.limits)
+        lengths = self.limits.errors(event)
         if lengths and not self.accept_invalid:
             late.append(atomic.atomic_message(lengths))
         if late:

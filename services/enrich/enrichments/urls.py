@@ -36,44 +36,45 @@ def _encode(match: re.Match) -> str:
     return urllib.parse.quote(match.group(0), safe="")
 
 
+# RFC 3986 appendix B, with the scheme required (Java's URI.create accepts relative URIs too, but a
+# page URL without a scheme has no host to report).
+_URI = re.compile(r"^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$", re.DOTALL)
+_AUTHORITY = re.compile(r"^(?:[^@]*@)?(\[[^\]]*\]|[^:]*)(?::([0-9]*))?$")
+
+
 def parse_url(text: str) -> UrlParts:
     """Split a URL Snowplow-style; raise :class:`UrlError` when no URI can be made of it."""
-    url = text.replace(" ", "%20")
+    url = text.replace(" ", "%20") if " " in text else text
     if _ILLEGAL.search(url):
         url = _ILLEGAL.sub(_encode, url)
     # A '#' inside the fragment is illegal for Java: keep the first, encode the rest.
-    head, hash_, fragment = url.partition("#")
-    if hash_ and "#" in fragment:
+    if url.count("#") > 1:
+        head, _, fragment = url.partition("#")
         url = head + "#" + fragment.replace("#", "%23")
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port_number = parts.port
-    except ValueError as exc:
-        raise UrlError(str(exc)) from None
-    if parts.scheme and not _SCHEME.match(parts.scheme):
-        raise UrlError(f"illegal scheme {parts.scheme!r}")
-    scheme = parts.scheme or None
-    host = parts.hostname
-    if host is not None and parts.netloc:
-        # hostname lowercases; Java keeps the original case of the host.
-        raw_host = parts.netloc.rpartition("@")[2]
-        if raw_host.startswith("["):
-            raw_host = raw_host[: raw_host.find("]") + 1]
-        else:
-            raw_host = raw_host.split(":", 1)[0]
-        host = raw_host or None
-    if port_number is None:
+    scheme, authority, path, query, fragment = _URI.match(url).groups()
+    if scheme is not None and not _SCHEME.match(scheme):
+        raise UrlError(f"illegal scheme {scheme!r}")
+    host = port = None
+    if authority:
+        match = _AUTHORITY.match(authority)
+        if match is None:
+            raise UrlError(f"invalid authority {authority!r}")
+        host = match.group(1) or None
+        explicit = match.group(2)
+        if explicit:
+            if int(explicit) > 65535:
+                raise UrlError(f"port out of range: {explicit}")
+            port = str(int(explicit))
+    if port is None and (host is not None or scheme is not None):
         port = "443" if scheme == "https" else "80"
-    else:
-        port = str(port_number)
     return UrlParts(
         url=url,
         scheme=scheme,
         host=host,
-        port=port if host is not None or scheme is not None else None,
-        path=safe(parts.path) if parts.path else None,
-        query=safe(parts.query) if parts.query else None,
-        fragment=safe(parts.fragment) if parts.fragment else None,
+        port=port,
+        path=safe(path) if path else None,
+        query=safe(query) if query else None,
+        fragment=safe(fragment) if fragment else None,
     )
 
 
