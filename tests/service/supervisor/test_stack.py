@@ -111,6 +111,33 @@ def test_killing_the_supervisor_leaves_no_orphans(broker_stack):
     broker_pid = doc["services"]["broker"]["pid"]
     os.kill(doc["supervisor"]["pid"], signal.SIGKILL)
     wait_for(lambda: not alive(broker_pid), timeout=30, what="the broker to follow its supervisor")
+    # the data dir is free again: a new stack starts over the stale run files
+    broker_stack.up()
+    assert broker_stack.status()["healthy"]
+
+
+def test_foreground_up_stops_everything_on_ctrl_c(tmp_path):
+    from mini_kernel.testing.processes import child_env
+
+    home = tmp_path / "home"
+    stack = MiniStack(home, services=("broker",))
+    env = child_env(home, {"MINI_SUPERVISOR_SERVICES": "broker"})
+    with open(tmp_path / "up.out", "wb") as out:
+        cli = subprocess.Popen([sys.executable, "-m", "services.supervisor.cli", "up", "--data-dir", str(home),
+                                "--port", "0"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: cli.poll() is not None or "Press Ctrl-C" in (tmp_path / "up.out").read_text(),
+                 timeout=120, what="mini up to be ready")
+        doc = stack.status()
+        pids = [doc["supervisor"]["pid"], doc["services"]["broker"]["pid"]]
+        cli.send_signal(signal.SIGINT)
+        assert cli.wait(30) == 0
+        assert not any(alive(pid) for pid in pids)
+        assert "Stopped." in (tmp_path / "up.out").read_text()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            stack.down()
 
 
 def test_two_stacks_side_by_side(mini_stack_factory):
