@@ -296,6 +296,8 @@ def describe(doc: dict[str, Any], home: Path) -> str:
         lines.append(f"  {name:<10} skipped: {reason}")
     for warning in doc.get("warnings", []):
         lines.append(f"  WARNING: {warning.split(':')[0]} (see below / `mini status --json`)")
+    if not doc.get("healthy"):
+        lines.append(f"  why?       mini logs SERVICE --data-dir {home}  (or {home / 'logs'}/)")
     lines.append(f"  logs       {home / 'logs'}/<service>.log  (mini logs SERVICE -f)")
     lines.append(f"  stop       mini down --data-dir {home}")
     return "\n".join(lines)

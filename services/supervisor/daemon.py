@@ -100,6 +100,7 @@ async def _run(settings: Settings, extra: tuple[str, ...]) -> int:
     server = tornado.httpserver.HTTPServer(make_app(supervisor))
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
+    supervisor.api_url = f"http://127.0.0.1:{port}"
     write_run_file(home, "supervisor", {"port": port}, data_dir=str(home))
     log.info("supervisor for %s: API http://127.0.0.1:%d", home, port)
 

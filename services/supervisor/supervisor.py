@@ -240,6 +240,7 @@ class Supervisor:
         self.skipped: dict[str, str] = {}
         self.children: dict[str, Child] = {}
         self.exports: dict[str, dict[str, str]] = {}
+        self.api_url = ""  # set once the API listens; services (the control plane) get it as MINI_SUPERVISOR_URL
         wanted = set(settings["supervisor.services"])
         unknown = wanted - {s.name for s in topology.SERVICES}
         if unknown:
@@ -266,6 +267,8 @@ class Supervisor:
         env = dict(os.environ)
         env["MINI_HOME"] = str(self.home)
         env["MINI_SUPERVISOR_PID"] = str(os.getpid())
+        if self.api_url:
+            env["MINI_SUPERVISOR_URL"] = self.api_url
         env.setdefault("PYTHONUNBUFFERED", "1")
         for name, exported in self.exports.items():
             if name != child.name:
