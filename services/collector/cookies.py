@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import re
 import time
 from typing import Mapping
@@ -44,7 +45,12 @@ def origin_hosts(origin: str | None) -> list[str]:
 
 
 def http_date(epoch_s: float) -> str:
-    """IMF-fixdate, e.g. ``Wed, 21 Oct 2026 07:28:00 GMT``."""
+    """IMF-fixdate, e.g. ``Wed, 21 Oct 2026 07:28:00 GMT`` (memoised per second: it is on the hot path)."""
+    return _http_date(int(epoch_s))
+
+
+@functools.lru_cache(maxsize=8)
+def _http_date(epoch_s: int) -> str:
     return email.utils.formatdate(epoch_s, usegmt=True)
 
 

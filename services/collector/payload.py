@@ -8,6 +8,7 @@ and lowercased, the network user id from ``SP-Anonymous`` / ``nuid`` / the cooki
 from __future__ import annotations
 
 import codecs
+import functools
 import ipaddress
 import time
 import uuid
@@ -25,6 +26,7 @@ ANONYMOUS_NUID = "00000000-0000-0000-0000-000000000000"
 _ANONYMOUS_DROPPED = {"x-forwarded-for", "x-real-ip", "cookie"}
 
 
+@functools.lru_cache(maxsize=4096)
 def render_ip(text: str) -> str | None:
     """An IP address as a URI host (IPv6 in brackets), or None if ``text`` is not one."""
     text = text.strip()
@@ -60,6 +62,7 @@ def hostname(headers: tornado.httputil.HTTPHeaders) -> str | None:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+@functools.lru_cache(maxsize=256)
 def content_type(raw: str | None) -> tuple[str | None, str | None]:
     """(stored content type ``type/subtype; charset=x`` lowercased, charset) from a Content-Type header."""
     if not raw:

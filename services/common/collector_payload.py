@@ -107,7 +107,9 @@ class CollectorPayload:
 
 def encode(payload: CollectorPayload) -> bytes:
     """Serialise with TBinaryProtocol (fields in ascending id order, as Java's TSerializer writes)."""
-    obj = _Thrift(**payload.to_snowplow_dict())
+    obj = _Thrift.__new__(_Thrift)
+    for attr, thrift in FIELDS:
+        setattr(obj, thrift, getattr(payload, attr))
     buf = TCyMemoryBuffer()
     obj.write(TCyBinaryProtocol(buf))
     return buf.getvalue()
