@@ -22,6 +22,7 @@ from services.common.settings import COMMON, SettingsError, load, merge_specs
 
 from . import topology
 from .client import Stack, StackDown, resolve_home
+from .report import describe
 from .settings import SETTINGS
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -269,43 +270,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
                     time.sleep(0.2)
         except KeyboardInterrupt:
             return 0
-
-
-# -- output --------------------------------------------------------------------------------------
-def describe(doc: dict[str, Any], home: Path) -> str:
-    """Where everything is, for humans."""
-    sup = doc.get("supervisor", {})
-    lines = [f"Mini stack in {home}: {'healthy' if doc.get('healthy') else 'NOT healthy'} "
-             f"(supervisor pid {sup.get('pid')}, API http://127.0.0.1:{_api_port(home)})"]
-    for name, svc in doc.get("services", {}).items():
-        if svc["pid"] is None or not svc["port"]:
-            where = svc["state"]
-        elif name == "broker":
-            where = f"tcp 127.0.0.1:{svc['port']}  http http://127.0.0.1:{svc['http_port']}"
-        else:
-            where = f"http://127.0.0.1:{svc['http_port'] or svc['port']}"
-        health = "healthy" if svc["healthy"] else "UNHEALTHY"
-        extra = f", {svc['restarts']} restarts" if svc["restarts"] else ""
-        lines.append(f"  {name:<10} {where:<52} {health}{extra}")
-    collector = doc.get("services", {}).get("collector")
-    if collector and collector.get("port"):
-        origin = f"http://127.0.0.1:{collector['port']}"
-        mounts = "".join(f", {prefix}/" for prefix in sorted(doc.get("mounts", {})))
-        lines.append(f"  public origin {origin} (trackers at /{mounts})")
-    for name, reason in doc.get("skipped", {}).items():
-        lines.append(f"  {name:<10} skipped: {reason}")
-    for warning in doc.get("warnings", []):
-        lines.append(f"  WARNING: {warning.split(':')[0]} (see below / `mini status --json`)")
-    if not doc.get("healthy"):
-        lines.append(f"  why?       mini logs SERVICE --data-dir {home}  (or {home / 'logs'}/)")
-    lines.append(f"  logs       {home / 'logs'}/<service>.log  (mini logs SERVICE -f)")
-    lines.append(f"  stop       mini down --data-dir {home}")
-    return "\n".join(lines)
-
-
-def _api_port(home: Path) -> str:
-    info = Stack(home).info()
-    return str(info["port"]) if info else "?"
 
 
 # -- the parser ----------------------------------------------------------------------------------

@@ -1,0 +1,198 @@
+"""One managed service process: spawn it with its peers' settings, wait for its ``/health``, restart it
+with backoff when it crashes, stop it (SIGTERM, then SIGKILL), and report its status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from services.common.service import read_run_file
+
+from .topology import Service
+
+if TYPE_CHECKING:
+    from .supervisor import Supervisor
+
+log = logging.getLogger("services.supervisor")
+
+LOG_ROTATE_BYTES = 20 * 1024 * 1024
+HEALTHY_RUN_S = 30.0  # a service up this long has its crash backoff reset
+
+
+async def fetch(url: str, timeout: float = 3.0) -> tuple[int, bytes]:
+    """GET ``url``; (status, body), status 0 when nothing answered."""
+    try:
+        response = await AsyncHTTPClient().fetch(url, request_timeout=timeout, connect_timeout=timeout, raise_error=False)
+        return response.code if response.code != 599 else 0, response.body or b""
+    except (HTTPClientError, OSError):
+        return 0, b""
+
+
+def health_url(info: Mapping[str, Any]) -> str:
+    return f"http://127.0.0.1:{info.get('http_port') or info['port']}"
+
+
+class Child:
+    """One managed service process and the loop that keeps it running while it is wanted."""
+
+    def __init__(self, service: Service, sup: "Supervisor"):
+        self.service = service
+        self.sup = sup
+        self.proc: subprocess.Popen | None = None
+        self.state = "stopped"
+        self.wanted = False
+        self.restarts = 0
+        self.started = 0.0
+        self.info: dict[str, Any] = {}
+        self.sticky: dict[str, str] = {}
+        self.ready = asyncio.Event()
+        self.attempted = asyncio.Event()  # set after each start attempt: healthy, exited or timed out
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def log_path(self) -> Path:
+        return self.sup.home / "logs" / f"{self.name}.log"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- the keeper loop -------------------------------------------------------------------
+    def want(self) -> None:
+        self.wanted = True
+        self.attempted.clear()
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._keep(), name=f"keep-{self.name}")
+
+    async def _keep(self) -> None:
+        failures = 0
+        while self.wanted:
+            self._spawn()
+            became_ready = await self._wait_ready()
+            self.attempted.set()
+            code = await self._wait_exit()
+            self.ready.clear()
+            if not self.wanted:
+                break
+            self.restarts += 1
+            ran = time.monotonic() - self.started
+            failures = 1 if ran > HEALTHY_RUN_S else failures + 1
+            delay = min(self.sup.settings["supervisor.backoff_max"], 0.5 * 2 ** failures)
+            log.warning("%s exited with %s after %.1f s%s; restart %d in %.1f s (log: %s)", self.name, code, ran,
+                        "" if became_ready else " before becoming healthy", self.restarts, delay, self.log_path)
+            self.state = "backoff"
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+        self.state = "stopped"
+
+    def _spawn(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.log_path.exists() and self.log_path.stat().st_size > LOG_ROTATE_BYTES:
+            os.replace(self.log_path, self.log_path.with_suffix(".log.1"))
+        env = self.sup.child_env(self)
+        argv = [sys.executable, "-m", "services.supervisor.child", self.service.module,
+                "--data-dir", str(self.sup.home), *self.sup.extra_args, *self.service.args]
+        with open(self.log_path, "ab") as out:
+            out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} supervisor: starting {self.name}\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=str(self.sup.home))
+        self.started = time.monotonic()
+        self.state = "starting"
+        log.info("%s starting (pid %d)", self.name, self.proc.pid)
+
+    async def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + self.sup.settings["supervisor.start_timeout"]
+        while self.wanted and self.alive():
+            info = read_run_file(self.sup.home, self.name)
+            if info and info.get("pid") == self.proc.pid and info.get("port"):
+                status, _ = await fetch(health_url(info) + "/health", timeout=2.0)
+                if status == 200:
+                    self.info = info
+                    self.state = "running"
+                    self.ready.set()
+                    self.sticky = self.service.port_env(info)
+                    log.info("%s healthy: %s", self.name, " ".join(
+                        f"{k}={info[k]}" for k in ("port", "http_port") if info.get(k)))
+                    self.sup.on_ready(self)
+                    return True
+            if time.monotonic() > deadline:
+                log.error("%s not healthy after %.0f s (log: %s)", self.name,
+                          self.sup.settings["supervisor.start_timeout"], self.log_path)
+                self.state = "unhealthy"
+                return False
+            await asyncio.sleep(0.1)
+        return False
+
+    async def _wait_exit(self) -> int | None:
+        while self.alive():
+            await asyncio.sleep(0.2)
+        return self.proc.returncode if self.proc else None
+
+    # -- stopping ---------------------------------------------------------------------------
+    async def stop(self, timeout: float) -> None:
+        """SIGTERM, wait up to ``timeout``, then SIGKILL; the keeper loop ends."""
+        self.wanted = False
+        self.wake.set()
+        if self.alive():
+            self.state = "stopping"
+            self.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while self.alive() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if self.alive():
+                log.warning("%s did not stop within %.1f s; killing it", self.name, timeout)
+                self.proc.kill()
+                while self.alive():
+                    await asyncio.sleep(0.05)
+        if self.task is not None:
+            await asyncio.gather(self.task, return_exceptions=True)
+        self.ready.clear()
+        self.state = "stopped"
+
+    # -- status -------------------------------------------------------------------------------
+    async def status(self) -> dict[str, Any]:
+        info = self.info if self.alive() and self.state == "running" else {}
+        doc: dict[str, Any] = {
+            "pid": self.proc.pid if self.alive() else None,
+            "port": info.get("port"),
+            "http_port": info.get("http_port"),
+            "healthy": False,
+            "restarts": self.restarts,
+            "uptime_s": round(time.monotonic() - self.started, 1) if self.alive() else 0.0,
+            "counters": {},
+            "state": self.state,
+            "log": str(self.log_path),
+        }
+        if info:
+            base = health_url(info)
+            (health, _), (code, body) = await asyncio.gather(fetch(base + "/health"), fetch(base + "/status"))
+            doc["healthy"] = health == 200
+            if code == 200:
+                try:
+                    detail = json.loads(body)
+                except ValueError:
+                    detail = {}
+                if isinstance(detail, dict):
+                    doc["counters"] = detail.pop("counters", {}) or {}
+                    if detail:
+                        doc["details"] = detail
+        return doc
