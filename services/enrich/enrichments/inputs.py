@@ -25,13 +25,21 @@ def entities(event, ctx, field: str, derived: list[dict]) -> list[dict]:
         return [ctx.unstruct_event] if ctx.unstruct_event else []
     if field == "contexts":
         return list(ctx.contexts or [])
-    found = []
+    return derived_so_far(event, ctx) + list(derived)
+
+
+def derived_so_far(event, ctx) -> list[dict]:
+    """Entities earlier enrichments derived: ``ctx.derived`` when enrich passes it (the live dicts),
+    else whatever ``derived_contexts`` already holds."""
+    live = getattr(ctx, "derived", None)
+    if live is not None:
+        return live
     if event.derived_contexts:
         try:
-            found = list(json.loads(event.derived_contexts).get("data") or [])
-        except ValueError:
-            found = []
-    return found + list(derived)
+            return list(json.loads(event.derived_contexts).get("data") or [])
+        except (ValueError, AttributeError):
+            return []
+    return []
 
 
 def value(event, ctx, spec: dict, derived: list[dict] = ()) -> Any:

@@ -111,7 +111,7 @@ class Pii(Enrichment):
         elif field == "contexts":
             entities = list(ctx.contexts or [])
         else:
-            entities = _parse_contexts(event.derived_contexts)
+            entities = inputs.derived_so_far(event, ctx)
         out = []
         for entity in entities:
             if not criterion_matches(spec["schemaCriterion"], entity.get("schema", "")):
@@ -129,7 +129,7 @@ class Pii(Enrichment):
                 event.unstruct_event = _dump({"schema": UNSTRUCT, "data": ctx.unstruct_event})
             elif field == "contexts" and event.contexts:
                 event.contexts = _dump({"schema": CONTEXTS, "data": ctx.contexts})
-            elif field == "derived_contexts":
+            elif field == "derived_contexts" and getattr(ctx, "derived", None) is None:
                 event.derived_contexts = _dump({"schema": CONTEXTS, "data": entities})
         return out
 
@@ -149,11 +149,3 @@ class Pii(Enrichment):
             event_name="pii_transformation", event_format="jsonschema", event_version="1-0-0",
         )
 
-
-def _parse_contexts(text: str | None) -> list[dict]:
-    if not text:
-        return []
-    try:
-        return list(json.loads(text).get("data") or [])
-    except (ValueError, AttributeError):
-        return []

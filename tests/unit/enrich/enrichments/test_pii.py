@@ -84,3 +84,15 @@ def test_valid_config_matches_schema():
 def test_invalid_configs(cfg):
     assert errors_of(cfg)
     assert parse_errors(Pii, cfg)
+
+
+def test_json_path_in_derived_contexts_of_earlier_enrichments():
+    ctx = EnrichContext(raw=raw())
+    ua = {"schema": "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0",
+          "data": {"useragentFamily": "Chrome"}}
+    ctx.derived = [ua]  # what enrich passes: the entities derived so far, edited in place
+    cfg = config(emit=False, pii=[{"json": {"field": "derived_contexts",
+                                            "schemaCriterion": "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-*",
+                                            "jsonPath": "$.useragentFamily"}}])
+    run(Pii, cfg, event(), ctx)
+    assert ua["data"]["useragentFamily"] == sha("Chrome")
