@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from services.common.service import read_run_file
 from services.supervisor.client import Stack, StackDown
 
 from .processes import ServiceFailed, child_env, wait_for
@@ -95,6 +96,9 @@ class MiniStack:
         iglu = services.get("iglu")
         if iglu and iglu["port"]:
             env["MINI_IGLU_SERVER_URL"] = f"http://127.0.0.1:{iglu['port']}"
+            key = (read_run_file(self.home, "iglu") or {}).get("api_key")
+            if key:
+                env["MINI_IGLU_SERVER_API_KEY"] = str(key)
         return env
 
     def log_tail(self, name: str, lines: int = 40) -> str:

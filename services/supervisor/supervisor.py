@@ -2,8 +2,8 @@
 reports the stack's status (pids, ports, health, restarts, counters, topic depths).
 
 One per data directory, enforced by a lock on ``run/supervisor.lock``.  Each service (a
-``managed.Child``) runs as
-``python -m services.supervisor.child <module>`` with its output in ``logs/<name>.log``.
+``managed.Child``) runs as ``python -m services.supervisor.child <module>``, its output in
+``logs/<name>.log``.
 """
 
 from __future__ import annotations
