@@ -1,7 +1,7 @@
 """A broker, a search target and both sinks as real processes, for the sink service tests.
 
 Search targets: osmem-server (an in-memory OpenSearch stand-in) always; the embedded search node
-(``services.search``) when its test fixture module exists.
+(``services.search``) as a process in the test's data dir.
 """
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ from osmem_server import OsmemServer
 
 from mini_kernel.testing.processes import ServiceProcess, wait_for
 
-try:  # the embedded node's fixture module (another piece; optional until it lands)
-    from mini_kernel.testing import search as search_testing
-except ImportError:  # pragma: no cover - depends on the tree's state
-    search_testing = None
+from mini_kernel.testing.search import SearchNode
 
 TARGETS = ["osmem", "embedded"]
 
@@ -41,9 +38,9 @@ def search_url(request, osmem_base, mini_home, spawn):
         yield clone.url
         clone.close()
         return
-    if search_testing is None or not hasattr(search_testing, "start_search_node"):
-        pytest.skip("embedded search node fixture (mini_kernel.testing.search) not available yet")
-    yield search_testing.start_search_node(spawn, mini_home)
+    node = SearchNode(mini_home, env={"MINI_DURABILITY_FSYNC": "false"}).start()
+    yield node.url
+    node.stop()
 
 
 class Pipeline:
