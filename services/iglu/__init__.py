@@ -6,9 +6,15 @@ Enrich and notebooks use :class:`services.iglu.client.IgluClient`; the superviso
 
 from __future__ import annotations
 
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+# jsonschema imports rfc3987_syntax when it is installed (Jupyter pulls it in) only for the draft-7+
+# "iri" formats; building its grammar costs seconds per process.  Draft 4 never uses it.
+if "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)
 
 PROBE = "schemas/com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 

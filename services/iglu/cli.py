@@ -57,7 +57,8 @@ def cmd_push(args) -> int:
     from .push import push, summary
     from .settings import SETTINGS, local_server
 
-    settings = load(SETTINGS, {"home": args.data_dir} if args.data_dir else None)
+    home = args.data_dir or getattr(args, "home", None)  # `mini` puts the data dir in args.home
+    settings = load(SETTINGS, {"home": str(home)} if home else None)
     url, key = local_server(settings, settings.home)
     server, api_key = args.server or url, args.api_key or key
     if not server or not api_key:

@@ -17,7 +17,7 @@ import tornado.web
 from services.common.http import HealthHandler, StatusHandler
 
 from ..validation import CompiledSchema
-from .auth import ensure_super_key
+from .auth import InvalidApiKey, ensure_super_key
 from .base import EndpointNotFound
 from .handlers import (
     DraftsHandler, KeygenHandler, MetaHealthHandler, MetaServerHandler, SchemaHandler, SchemaListHandler,
@@ -95,7 +95,11 @@ class RunningServer:
 
 async def start(settings) -> RunningServer:
     storage = Storage(Path(settings.home) / "iglu")
-    super_key = ensure_super_key(storage, settings["iglu.super_api_key"] or None)
+    try:
+        super_key = ensure_super_key(storage, settings["iglu.super_api_key"] or None)
+    except InvalidApiKey:
+        storage.close()
+        raise SystemExit(f"iglu.super_api_key must be a UUID (Iglu Server API keys are), got {settings['iglu.super_api_key']!r}")
     app = make_app(settings, storage, super_key)
     # Tornado's own limit only guards memory; bodies above iglu.max_payload_size get Iglu's 413.
     server = tornado.httpserver.HTTPServer(app, max_body_size=max(10 * 1024 * 1024, int(settings["iglu.max_payload_size"]) * 4))
