@@ -109,6 +109,11 @@ class MountHandler(BaseHandler):
     def data_received(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
 
+    def on_finish(self) -> None:
+        by_route = self.counters["requests"].setdefault("mount", {})
+        status = str(self.get_status())
+        by_route[status] = by_route.get(status, 0) + 1
+
     def _header_line(self, line: str) -> None:
         line = line.rstrip("\r\n")
         if line.startswith("HTTP/"):

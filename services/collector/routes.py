@@ -197,7 +197,11 @@ class TrackHandler(OriginHandler):
         else:
             self.set_header("Content-Type", "image/gif")
             self.set_header("Cache-Control", NO_CACHE)
-            self.finish(PIXEL if self.request.method != "HEAD" else None)
+            if self.request.method == "HEAD":
+                self.set_header("Content-Length", str(len(PIXEL)))
+                self.finish()
+            else:
+                self.finish(PIXEL)
 
     def redirect_to_u(self) -> None:
         self.route = "redirect"
