@@ -8,6 +8,7 @@ Iglu's ParseError codes verbatim because they end up in bad rows.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import Any
 
@@ -65,7 +66,9 @@ class SchemaKey:
     @classmethod
     def parse(cls, uri: Any) -> "SchemaKey":
         """Parse ``iglu:vendor/name/format/M-R-A``."""
-        return cls._from_match(_LOOSE_URI.match(uri) if isinstance(uri, str) else None, uri)
+        if isinstance(uri, str):
+            return _parse_uri(uri)  # every event repeats a few URIs: remember them
+        return cls._from_match(None, uri)
 
     @classmethod
     def parse_path(cls, path: str) -> "SchemaKey":
@@ -92,6 +95,11 @@ class SchemaKey:
 
     def __str__(self) -> str:
         return self.uri
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_uri(uri: str) -> SchemaKey:
+    return SchemaKey._from_match(_LOOSE_URI.match(uri), uri)
 
 
 @dataclasses.dataclass(frozen=True)

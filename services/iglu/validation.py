@@ -59,16 +59,35 @@ def json_type(value: Any) -> str:
 
 def json_depth(value: Any) -> int:
     """Nesting depth: a scalar is 0, ``[]``/``{}`` are 1."""
-    depth, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict):
-            depth = max(depth, level)
-            stack.extend((v, level + 1) for v in node.values())
-        elif isinstance(node, list):
-            depth = max(depth, level)
-            stack.extend((v, level + 1) for v in node)
-    return depth
+    kind = type(value)
+    if kind is dict:
+        children = value.values()
+    elif kind is list:
+        children = value
+    else:
+        return 0
+    deepest = 0
+    for child in children:
+        if type(child) in (dict, list):
+            deepest = max(deepest, json_depth(child))
+    return deepest + 1
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """Whether ``json_depth(value) > limit``, stopping as soon as the limit is passed."""
+    kind = type(value)
+    if kind is dict:
+        children = value.values()
+    elif kind is list:
+        children = value
+    else:
+        return False
+    if limit <= 0:
+        return True
+    for child in children:
+        if type(child) in (dict, list) and too_deep(child, limit - 1):
+            return True
+    return False
 
 
 class _Prepared:
@@ -205,7 +224,7 @@ class CompiledSchema:
 
     def errors(self, instance: Any) -> list[dict]:
         """``[]`` for a valid instance, else networknt-style data reports."""
-        if json_depth(instance) > self.max_depth:
+        if too_deep(instance, self.max_depth):
             return [{"message": "Maximum allowed JSON depth exceeded", "path": "/", "keyword": None, "targets": []}]
         if self.is_valid(instance):
             return []
