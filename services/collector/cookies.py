@@ -147,6 +147,7 @@ class CookiePolicy:
 _COOKIE_SEGMENT = re.compile(r"^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$")
 
 
+@functools.lru_cache(maxsize=4096)
 def render_cookie_header(value: str) -> str | None:
     """The stored ``Cookie`` header: spaces removed, invalid segments dropped, re-joined with ``;``."""
     segments = [s for s in value.replace(" ", "").split(";") if s and _COOKIE_SEGMENT.match(s)]

@@ -51,19 +51,30 @@ class Mounts:
     def __init__(self, mounts: dict[str, str] | None = None, reserved: Iterable[str] = RESERVED_PREFIXES):
         self.table = dict(mounts or {})
         self.reserved = tuple(reserved)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        # Longest first, so /micro/v2 wins over /micro; a tuple for str.startswith's fast path.
+        self._prefixes = tuple(sorted(set(self.reserved) | set(self.table), key=len, reverse=True))
 
     def prefixes(self) -> list[str]:
-        return sorted(set(self.reserved) | set(self.table), key=len, reverse=True)
+        return list(self._prefixes)
 
     def mount(self, prefix: str, url: str) -> None:
         self.table.update(parse_mounts([f"{prefix}={url}"]))
+        self._refresh()
 
     def unmount(self, prefix: str) -> None:
         self.table.pop(prefix.rstrip("/"), None)
+        self._refresh()
+
+    def claims(self, path: str) -> bool:
+        """Cheap pre-check on the hot path: could ``path`` be under a prefix at all?"""
+        return path.startswith(self._prefixes)
 
     def resolve(self, path: str) -> tuple[str, str | None, str]:
         """(prefix, target base URL or None, remaining path) for a path under a known prefix."""
-        for prefix in self.prefixes():
+        for prefix in self._prefixes:
             if path == prefix or path.startswith(prefix + "/"):
                 rest = path[len(prefix):] or "/"
                 return prefix, self.table.get(prefix), rest
@@ -78,6 +89,8 @@ class MountMatcher(tornado.routing.Matcher):
         self.mounts = mounts
 
     def match(self, request: tornado.httputil.HTTPServerRequest) -> dict | None:
+        if not self.mounts.claims(request.path):
+            return None
         try:
             self.mounts.resolve(request.path)
         except KeyError:

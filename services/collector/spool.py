@@ -1,6 +1,7 @@
 """The collector's durable spool: records the broker could not take, kept in order until replayed.
 
-One append-only file ``spool.log`` (records ``[u32 length][u32 crc32][u8 topic][body]``) and a
+One append-only file ``spool.log`` (records ``[u32 body length][u32 crc32][u8 topic length][topic][body]``,
+the CRC covering topic and body) and a
 ``cursor`` file (bytes already replayed) under ``$MINI_HOME/collector/spool``.  Appends are group
 commits (one write + fdatasync per batch, unless ``durability.fsync=false``); all file work runs on one
 worker thread, so appends, reads and the reset after a full replay never interleave.  On start, a torn
@@ -16,11 +17,8 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from services.common.bus import TOPICS
-
 Record = tuple[str, bytes]
 _HEADER = struct.Struct(">IIB")
-_TOPIC_INDEX = {topic: i for i, topic in enumerate(TOPICS)}
 
 
 class SpoolFull(RuntimeError):
@@ -73,13 +71,15 @@ class Spool:
         header = os.pread(self._fd, _HEADER.size, offset)
         if len(header) < _HEADER.size:
             return None
-        length, crc, topic_index = _HEADER.unpack(header)
-        if topic_index >= len(TOPICS):
+        length, crc, topic_length = _HEADER.unpack(header)
+        data = os.pread(self._fd, topic_length + length, offset + _HEADER.size)
+        if len(data) < topic_length + length or zlib.crc32(data) != crc:
             return None
-        body = os.pread(self._fd, length, offset + _HEADER.size)
-        if len(body) < length or zlib.crc32(body, zlib.crc32(bytes([topic_index]))) != crc:
+        try:
+            topic = data[:topic_length].decode("ascii")
+        except UnicodeDecodeError:
             return None
-        return offset + _HEADER.size + length, TOPICS[topic_index], body
+        return offset + _HEADER.size + topic_length + length, topic, data[topic_length:]
 
     def _sync(self) -> None:
         if self.fsync:
@@ -90,8 +90,9 @@ class Spool:
     def _append(self, records: list[Record]) -> None:
         chunks = []
         for topic, body in records:
-            index = _TOPIC_INDEX[topic]
-            chunks.append(_HEADER.pack(len(body), zlib.crc32(body, zlib.crc32(bytes([index]))), index))
+            name = topic.encode("ascii")
+            chunks.append(_HEADER.pack(len(body), zlib.crc32(body, zlib.crc32(name)), len(name)))
+            chunks.append(name)
             chunks.append(body)
         data = b"".join(chunks)
         if self.size + len(data) > self.max_bytes:
