@@ -93,3 +93,29 @@ def test_graceful_stop_flushes_and_leaves_no_spool(tmp_path):
     finally:
         pipe.stop()
     assert_no_collector_errors(tmp_path)
+
+
+def test_a_frozen_broker_times_out_into_the_spool(tmp_path):
+    """SIGSTOP'd broker: publishes time out (collector.publish_timeout_ms), requests still get 2xx from the spool."""
+    import os
+    import signal
+    import time
+
+    pipe = Pipeline(tmp_path, collector_env={"MINI_COLLECTOR_PUBLISH_TIMEOUT_MS": "300"}).start()
+    try:
+        os.kill(pipe.broker.proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            codes = send(pipe.collector.port, range(20))
+            assert codes == [200] * 20
+            assert time.monotonic() - started < 60
+            assert pipe.status()["counters"]["records_spooled"] >= 1
+        finally:
+            os.kill(pipe.broker.proc.pid, signal.SIGCONT)
+        wait_for(lambda: pipe.status()["spool"]["depth"] == 0, timeout=120, what="the spool to be replayed")
+        bodies = drain(pipe.nsqd, "RawEvents", "enrich", lambda b: len({decode(x).querystring for x in b}) >= 20, timeout=60)
+        numbers = {int(dict(parse_qsl(decode(b).querystring))["n"]) for b in bodies}
+        assert numbers == set(range(20))  # at-least-once: a late acknowledgement may add duplicates
+    finally:
+        pipe.stop()
+    assert_no_collector_errors(tmp_path)
