@@ -261,7 +261,11 @@ class Runner:
             having = f" HAVING count(*) >= {min_count}" if min_count > 1 else ""
             rows = self.conn.execute(f"SELECT v, count(*) AS c {where} GROUP BY v{having} "
                                      f"ORDER BY {', '.join(sql_order)}{limit}", params).fetchall()
-            total_pairs = self.conn.execute(f"SELECT count(*) {where}", params).fetchone()[0]
+            if min_count > 1:  # buckets under min_doc_count are dropped, not counted as "other"
+                total_pairs = self.conn.execute(f"SELECT coalesce(sum(c), 0) FROM (SELECT count(*) AS c {where} "
+                                                f"GROUP BY v HAVING count(*) >= {min_count})", params).fetchone()[0]
+            else:
+                total_pairs = self.conn.execute(f"SELECT count(*) {where}", params).fetchone()[0]
         missing_bucket = None
         if "missing" in body and src is not None or ("missing" in body and field is not None):
             fid = self.index.fids.get(field.path)
@@ -280,12 +284,22 @@ class Runner:
             buckets.append(bucket)
         if missing_bucket is not None:
             value, n, miss_docs = missing_bucket
-            bucket = {"key": value, "doc_count": n}
+            try:
+                stored = next(iter(self.index.mapping.convert(field, value)))
+            except (StopIteration, SearchError):
+                stored = value
+            bucket = {**self.key_of(field, stored), "doc_count": n}
             if subs:
                 bucket.update(self.sub(subs, self.materialize(miss_docs)))
-            buckets.append(bucket)
-            buckets.sort(key=lambda b: -b["doc_count"])
+            existing = next((b for b in buckets if b["key"] == bucket["key"]), None)
+            if existing is not None:
+                existing["doc_count"] += n
+            else:
+                buckets.append(bucket)
             total_pairs += n
+            if not metric_order:
+                # re-apply the requested order with the missing bucket in place, then the size cut
+                buckets = _order_buckets(buckets, sql_order)[:size]
         if metric_order:
             for key, direction in reversed(metric_order):
                 path = key.replace(">", ".").split(".")
@@ -541,6 +555,19 @@ class Runner:
         result = {"doc_count": self.count(miss)}
         result.update(self.sub(subs, self.materialize(miss)))
         return result
+
+
+def _order_buckets(buckets: list[dict[str, Any]], sql_order: list[str]) -> list[dict[str, Any]]:
+    def sort_key(value: Any) -> tuple:
+        return (0, value) if isinstance(value, (int, float)) else (1, str(value))
+    for term in reversed(sql_order):
+        column, direction = term.split()
+        reverse = direction == "DESC"
+        if column == "c":
+            buckets = sorted(buckets, key=lambda b: b["doc_count"], reverse=reverse)
+        else:
+            buckets = sorted(buckets, key=lambda b: sort_key(b["key"]), reverse=reverse)
+    return buckets
 
 
 def _and(docs: DocSet, inner: Sql) -> DocSet:

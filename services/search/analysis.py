@@ -91,6 +91,8 @@ class Analysis:
     def __init__(self, analysis: dict[str, Any] | None):
         analysis = analysis or {}
         self.analyzers: dict[str, Analyzer] = dict(BUILTIN)
+        # analyzers that keep the whole value as its only term (up to a length): name -> max length
+        self.identity: dict[str, int] = {"keyword": 2**31 - 1}
         filters = analysis.get("filter", {}) or {}
         tokenizers = analysis.get("tokenizer", {}) or {}
         if analysis.get("char_filter"):
@@ -117,6 +119,10 @@ class Analysis:
         if isinstance(names, str):
             names = [names]
         chain = [_filter(filters.get(f, f), f) for f in names]
+        if tok_kind == "keyword":
+            specs = [filters.get(f, f) for f in names]
+            if all(isinstance(x, dict) and x.get("type") == "length" and int(x.get("min", 0)) <= 1 for x in specs):
+                self.identity[name] = min([int(x.get("max", 2**31 - 1)) for x in specs] or [2**31 - 1])
         return _chain(TOKENIZERS[tok_kind], chain)
 
     def get(self, name: str | None, fallback: str = "default") -> Analyzer:
@@ -128,6 +134,13 @@ class Analysis:
             return self.analyzers[name]
         except KeyError:
             raise bad_request(f"analyzer [{name}] has not been configured in mappings") from None
+
+    def identity_max(self, name: str | None) -> int | None:
+        """For an analyzer whose single term is the whole value: the longest value it keeps; else None."""
+        name = name or "default"
+        if name == "default" and "default" not in self.analyzers:
+            return None
+        return self.identity.get(name)
 
     def search_default(self) -> Analyzer:
         if "default_search" in self.analyzers:

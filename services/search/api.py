@@ -282,6 +282,7 @@ class SearchHandler(tornado.web.RequestHandler):
             for target, mapping in new:
                 self.store.begin(target)
                 target.mapping = mapping
+                target.mapping_json = json.dumps(mapping.doc)
                 target.save_meta_needed = True
         await self.on_writer(job)
         self._send(200, {"acknowledged": True})
@@ -307,7 +308,10 @@ class SearchHandler(tornado.web.RequestHandler):
     async def h_bulk(self, index: str | None = None) -> None:
         items = documents.parse_bulk(self.request.body, index)
         refresh = self.params.get("refresh") in ("", "true")
-        result = await self.on_writer(lambda: documents.run_bulk(self.store, items, refresh))
+        future = self.store.pipeline(lambda: documents.prepare_bulk(self.store, items),
+                                     lambda prepared: documents.run_bulk(self.store, prepared, refresh),
+                                     barrier=any(action == "update" for action, _, _ in items))
+        result = await asyncio.wrap_future(future)
         self._send(200, result)
 
     async def _single(self, action: str, index: str, doc_id: str | None, body: Any) -> None:

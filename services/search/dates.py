@@ -22,7 +22,7 @@ DEFAULT_FORMAT = "strict_date_optional_time||epoch_millis"
 _TZ = r"(Z|z|[+-]\d{2}(?::?\d{2})?)"
 _TIME = r"(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d{1,9}))?)?)?)?"
 _OPTIONAL_TIME = re.compile(r"^([+-]?\d{4,9})(?:-(\d{1,2})(?:-(\d{1,2})" + _TIME + r")?)?" + _TZ + r"?$")
-_STRICT_OPTIONAL_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})" + _TIME.replace("[T ]", "T") + _TZ + r"?$")
+_STRICT_OPTIONAL_TIME = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})" + _TIME.replace("[T ]", "T") + r")?)?" + _TZ + r"?$")
 
 
 def _tz(text: str | None) -> dt.tzinfo:
@@ -46,9 +46,18 @@ def zone(name: str | None) -> dt.tzinfo:
         raise bad_request(f"Unknown time-zone ID: {name}") from None
 
 
-def _from_match(m: re.Match, default_tz: dt.tzinfo) -> int:
+def _from_match(m: re.Match, default_tz: dt.tzinfo, round_up: bool = False) -> int:
+    """Epoch millis; with ``round_up`` (range ``lte``/``gt``) missing components take their largest value."""
     year, month, day, hour, minute, second, frac, tz = m.groups()
     tzinfo = _tz(tz) if tz else default_tz
+    if round_up:
+        import calendar
+        # as OpenSearch's round-up parser: a missing month or day is 1, missing time fields are their maximum
+        y, mo = int(year), int(month or 1)
+        d = int(day or 1)
+        value = dt.datetime(y, mo, d, int(hour or 23), int(minute or 59), int(second or 59), tzinfo=tzinfo)
+        millis = _millis(value)
+        return millis + (int((frac + "000")[:3]) if frac else 999)
     value = dt.datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
                         int(second or 0), tzinfo=tzinfo)
     millis = _millis(value)
@@ -99,13 +108,13 @@ class DateFormat:
     def __init__(self, spec: str | None):
         self.spec = spec or DEFAULT_FORMAT
         self.parts = [p.strip() for p in self.spec.split("||") if p.strip()]
-        self._parsers: list[Callable[[str, dt.tzinfo], int | None]] = [self._parser(p) for p in self.parts]
+        self._parsers: list[Callable[..., int | None]] = [self._parser(p) for p in self.parts]
 
     def _parser(self, name: str) -> Callable[[str, dt.tzinfo], int | None]:
         if name in ("epoch_millis",):
-            return lambda s, tz: int(float(s)) if re.fullmatch(r"-?\d+(\.\d+)?", s) else None
+            return lambda s, tz, up=False: int(float(s)) if re.fullmatch(r"-?\d+(\.\d+)?", s) else None
         if name == "epoch_second":
-            return lambda s, tz: int(float(s) * 1000) if re.fullmatch(r"-?\d+(\.\d+)?", s) else None
+            return lambda s, tz, up=False: int(float(s) * 1000) if re.fullmatch(r"-?\d+(\.\d+)?", s) else None
         if name in ("strict_date_optional_time", "strict_date_optional_time_nanos", "strict_date_time",
                     "strict_date_time_no_millis", "date_time", "date_time_no_millis", "strict_date_hour_minute_second",
                     "date_hour_minute_second"):
@@ -123,7 +132,7 @@ class DateFormat:
         else:
             pattern, _ = _java_pattern(name)
 
-            def java(s: str, tz: dt.tzinfo) -> int | None:
+            def java(s: str, tz: dt.tzinfo, up: bool = False) -> int | None:
                 m = pattern.match(s)
                 if not m:
                     return None
@@ -134,12 +143,12 @@ class DateFormat:
                 return _millis(value) + int(g.get("S") or 0)
             return java
 
-        def iso(s: str, tz: dt.tzinfo) -> int | None:
+        def iso(s: str, tz: dt.tzinfo, up: bool = False) -> int | None:
             m = rx.match(s)
-            return _from_match(m, tz) if m else None
+            return _from_match(m, tz, up) if m else None
         return iso
 
-    def parse(self, value: object, tz: dt.tzinfo = UTC) -> int:
+    def parse(self, value: object, tz: dt.tzinfo = UTC, round_up: bool = False) -> int:
         """Epoch millis, or SearchError (the caller wraps it as a mapper error with the field name)."""
         if isinstance(value, bool):
             raise ValueError(f"failed to parse date field [{value}] with format [{self.spec}]")
@@ -152,7 +161,7 @@ class DateFormat:
         text = str(value)
         for parser in self._parsers:
             try:
-                result = parser(text, tz)
+                result = parser(text, tz, round_up)
             except (ValueError, OverflowError):
                 result = None
             if result is not None:
@@ -262,9 +271,9 @@ def parse_math(text: object, fmt: DateFormat, round_up: bool = False, tz: dt.tzi
         math = text[3:]
     elif "||" in text:
         anchor, math = text.split("||", 1)
-        base = fmt.parse(anchor, tz)
+        base = fmt.parse(anchor, tz, round_up and not math)
     else:
-        return fmt.parse(text, tz)
+        return fmt.parse(text, tz, round_up)
     pos = 0
     value = base
     while pos < len(math):

@@ -77,15 +77,44 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[tuple[str, dict[s
     return items
 
 
-def run_bulk(store: Store, items: list[tuple[str, dict[str, Any], Any]], refresh: bool) -> dict[str, Any]:
-    """The write job for one ``_bulk`` request (runs on the writer thread)."""
+def prepare_bulk(store: Store, items: list[tuple[str, dict[str, Any], Any]]) -> list[tuple]:
+    """Prepare stage (in request order): create missing indexes, parse index/create sources.
+
+    Adds to each item the parsed units (or the parse error) and the mapping snapshot to persist.
+    """
+    prepared = []
+    for action, meta, source in items:
+        parsed: Any = None
+        name = meta["_index"]
+        if action in ("index", "create") and not isinstance(source, SearchError):
+            try:
+                index = store.indexes.get(name)
+                if index is None:
+                    index = store.create(name, None, auto=True)
+                if meta.get("_id") is None:
+                    meta["_id"] = new_id()
+                    meta["op_type"] = "create"
+                units, grew = index.mapping.parse(source[0], str(meta["_id"]))
+                parsed = (index, units, json.dumps(index.mapping.doc) if grew else None)
+            except SearchError as exc:
+                parsed = exc
+        prepared.append((action, meta, source, parsed))
+    return prepared
+
+
+def run_bulk(store: Store, items: list[tuple], refresh: bool) -> dict[str, Any]:
+    """The write job for one ``_bulk`` request (runs on the writer thread); items may be prepared."""
     started = time.monotonic()
     results = []
     errors = False
-    for action, meta, source in items:
+    for item in items:
+        action, meta, source = item[:3]
+        parsed = item[3] if len(item) > 3 else None
         name = meta["_index"]
         doc_id = meta.get("_id")
         try:
+            if isinstance(parsed, SearchError):
+                raise parsed
             if meta.get("version") is not None or meta.get("pipeline"):
                 raise bad_request("external versioning and ingest pipelines are not supported by the Mini search node")
             index = store.indexes.get(name)
@@ -109,7 +138,13 @@ def run_bulk(store: Store, items: list[tuple[str, dict[str, Any], Any]], refresh
                 else:
                     doc_id = str(doc_id)
                     action_op = action if meta.get("op_type") != "create" else "create"
-                result = index.put(doc_id, doc, action_op, if_seq, if_term, text=text)
+                units = None
+                if parsed is not None and parsed[0] is index:
+                    units = parsed[1]
+                    if parsed[2] is not None:
+                        index.mapping_json = parsed[2]
+                        index.save_meta_needed = True
+                result = index.put(doc_id, doc, action_op, if_seq, if_term, text=text, units=units)
             elif action == "delete":
                 if doc_id is None:
                     raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;")

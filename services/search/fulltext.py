@@ -48,13 +48,14 @@ def match_field(ctx: "q.QueryContext", name: str, text: Any, operator: str = "or
         required = len(tokens)
     else:
         required = max(1, q.minimum_should_match(msm, len(tokens), default=1))
-    fid = ctx.fid(field.path)
-    if fid is None:
+    clause = ctx.fid_clause(field)
+    if clause is None:
         return q.EMPTY
     marks = ",".join("?" * len(tokens))
     if required == 1:
-        return (f"SELECT DISTINCT k FROM vals WHERE f = {fid} AND v IN ({marks})", tokens)
-    return (f"SELECT k FROM vals WHERE f = {fid} AND v IN ({marks}) GROUP BY k HAVING count(*) >= {required}", tokens)
+        return (f"SELECT DISTINCT k FROM vals WHERE {clause} AND v IN ({marks})", tokens)
+    return (f"SELECT k FROM vals WHERE {clause} AND v IN ({marks}) GROUP BY k HAVING count(DISTINCT v) >= {required}",
+            tokens)
 
 
 def q_match(body: Any, ctx: "q.QueryContext") -> "q.Sql":
@@ -80,12 +81,13 @@ def phrase_field(ctx: "q.QueryContext", name: str, text: Any, analyzer: str | No
     tokens = analyze(str(text))
     if not tokens:
         return q.EMPTY
-    fid = ctx.fid(field.path)
-    if fid is None:
+    clause = ctx.fid_clause(field)
+    if clause is None:
         return q.EMPTY
     distinct = list(dict.fromkeys(tokens))
     marks = ",".join("?" * len(distinct))
-    candidates = f"SELECT k FROM vals WHERE f = {fid} AND v IN ({marks}) GROUP BY k HAVING count(*) >= {len(distinct)}"
+    candidates = (f"SELECT k FROM vals WHERE {clause} AND v IN ({marks}) GROUP BY k "
+                  f"HAVING count(DISTINCT v) >= {len(distinct)}")
     if len(tokens) == 1:
         return (candidates, distinct)
     if slop:

@@ -40,6 +40,9 @@ for _t in NUMERIC:
 OBJECT_PARAMS = {"type", "properties", "dynamic", "enabled", "include_in_parent", "include_in_root"}
 ROOT_PARAMS = {"properties", "dynamic", "date_detection", "numeric_detection", "dynamic_date_formats", "_source",
                "_meta", "_routing", "dynamic_templates", "enabled"}
+DEFAULT_PARAMS = {"index": (True, "true"), "doc_values": (True, "true"), "store": (False, "false"),
+                  "coerce": (True, "true"), "ignore_malformed": (False, "false"),
+                  "eager_global_ordinals": (False, "false"), "boost": (1, 1.0)}
 DEFAULT_DATE_FORMATS = ["strict_date_optional_time", "yyyy/MM/dd HH:mm:ss Z||yyyy/MM/dd Z"]
 _SLASH_DATE = re.compile(r"^\d{4}/\d{2}/\d{2}( \d{2}:\d{2}:\d{2})?$")
 _GEOHASH = "0123456789bcdefghjkmnpqrstuvwxyz"
@@ -55,6 +58,10 @@ class Field:
     nested: str | None  # nearest nested ancestor, None at the root
     parent: str | None = None  # the field owning this multi-field
     format: dates.DateFormat | None = None
+    # A text field whose analyzer keeps the whole value (Mini's keyword default analyzer) shares the terms of
+    # its keyword multi-field: values up to ``shared_limit`` chars are stored once, under ``shared``.
+    shared: str | None = None
+    shared_limit: int = 0
 
     @property
     def indexed(self) -> bool:
@@ -101,6 +108,7 @@ class Mapping:
 
     # ---- the flat view ----
     def _rebuild(self) -> None:
+        self._plans: dict[str, Any] = {}
         self.fields = {}
         self.objects = {}
         self._walk(self.doc["properties"], "", None)
@@ -156,10 +164,18 @@ class Mapping:
         if not isinstance(subs, dict):
             raise mapper_parsing(f"Expected map for property [fields] on field [{path}]")
         for name, sub in subs.items():
-            sub_kind = sub.get("type")
+            sub_kind = sub.get("type") if isinstance(sub, dict) else None
             if sub_kind not in LEAF_TYPES:
                 raise mapper_parsing(f"No handler for type [{sub_kind}] declared on field [{name}]")
             self._leaf(f"{path}.{name}", sub_kind, sub, nested, path)
+        if kind == "text" and field.shared is None and not spec.get("fielddata") and spec.get("index", True) not in (False, "false"):
+            keep = self.analysis.identity_max(spec.get("analyzer"))
+            for name, sub in subs.items():
+                if keep and sub.get("type") == "keyword" and sub.get("index", True) not in (False, "false"):
+                    limit = sub.get("ignore_above")
+                    field.shared = f"{path}.{name}"
+                    field.shared_limit = min(keep, int(limit) if limit is not None else 2**31 - 1)
+                    break
 
     def total_fields(self) -> int:
         return len(self.fields) + len(self.objects)
@@ -175,6 +191,8 @@ class Mapping:
                 return node
             out = {}
             for key, value in node.items():
+                if key in DEFAULT_PARAMS and value in DEFAULT_PARAMS[key] and "type" in node:
+                    continue  # OpenSearch shows only parameters that differ from their defaults
                 if key in ("properties", "fields") and isinstance(value, dict):
                     out[key] = {k: sort(value[k]) for k in sorted(value)}
                 else:
@@ -246,7 +264,27 @@ class Mapping:
 
     def _object(self, obj: dict[str, Any], props: dict[str, Any], prefix: str, nested: str | None,
                 units: list[Unit], unit: int, dynamic: Any) -> None:
+        # Fast path for the common case (a mapped scalar leaf, or null); everything else takes _value.
+        out = units[unit].values
+        plans = self._plans
         for raw_name, value in obj.items():
+            if value is None:
+                spec = props.get(raw_name)
+                if spec is None or spec.get("null_value") is None:
+                    continue
+            else:
+                kind = type(value)
+                if kind is not dict and kind is not list and "." not in raw_name:
+                    path = prefix + raw_name
+                    plan = plans.get(path)
+                    if plan is None and props.get(raw_name) is not None:
+                        plan = self._plan(path, props[raw_name])
+                    if plan is not None:
+                        try:
+                            plan(value, out)
+                            continue
+                        except (ValueError, TypeError, OverflowError, AttributeError):
+                            pass  # the slow path raises the proper mapper error
             if raw_name == "":
                 raise mapper_parsing("field name cannot be an empty string")
             if "." in raw_name:
@@ -308,6 +346,63 @@ class Mapping:
                                       f"Can't get text on a START_OBJECT at 1:{len(path) + 2}"))
         self._leaf_value(path, spec, value, units[unit])
 
+    def _plan(self, path: str, spec: dict[str, Any]):
+        """A specialised appender for a mapped scalar leaf (and its multi-fields), or None."""
+        field = self.fields.get(path)
+        if field is None or spec.get("type", "object") in ("object", "nested"):
+            return None
+        convs = [(field.path, self._converter(field))]
+        for sub in (spec.get("fields") or {}):
+            sub_field = self.fields.get(f"{path}.{sub}")
+            if sub_field is None:
+                return None
+            convs.append((sub_field.path, self._converter(sub_field)))
+        if len(convs) == 1:
+            (p, conv), = convs
+
+            def plan(value, out):
+                for v in conv(value):
+                    out.append((p, v))
+        else:
+            def plan(value, out):
+                staged = [(p, v) for p, conv in convs for v in conv(value)]
+                out.extend(staged)
+        self._plans[path] = plan
+        return plan
+
+    def _converter(self, field: Field):
+        kind = field.type
+        if kind == "keyword":
+            limit = field.spec.get("ignore_above")
+            limit = int(limit) if limit is not None else None
+
+            def keyword(value):
+                text = value if type(value) is str else _as_text(value)
+                return (text,) if limit is None or len(text) <= limit else ()
+            return keyword
+        if kind in ("text", "match_only_text"):
+            analyzer = self.analysis.get(field.spec.get("analyzer"))
+            if field.shared:
+                limit = field.shared_limit
+
+                def shared_text(value):
+                    text = value if type(value) is str else _as_text(value)
+                    return () if len(text) <= limit else analyzer(text)
+                return shared_text
+            return lambda value: analyzer(value if type(value) is str else _as_text(value))
+        if kind == "long" and field.spec.get("coerce", True) not in (False, "false"):
+            def long_(value):
+                if type(value) is int and -2**63 <= value < 2**63:
+                    return (value,)
+                return (_integral(value, "long", True),)
+            return long_
+        if kind == "date":
+            fmt = field.format
+            return lambda value: (fmt.parse(value),)
+        if kind == "boolean":
+            return lambda value: (_boolean(value),)
+        return lambda value: tuple(self.convert(field, value))
+
     def _dynamic(self, value: Any) -> dict[str, Any] | None:
         if isinstance(value, dict):
             return {"properties": {}}
@@ -326,7 +421,7 @@ class Mapping:
                     return {"type": "float"}
                 except ValueError:
                     pass
-            if self.doc.get("date_detection", True) not in (False, "false"):
+            if self.doc.get("date_detection", True) not in (False, "false") and not value.isdigit():
                 formats = self.doc.get("dynamic_date_formats", DEFAULT_DATE_FORMATS)
                 for fmt in formats:
                     if fmt == DEFAULT_DATE_FORMATS[1]:
@@ -368,7 +463,9 @@ class Mapping:
                     yield text
             elif kind in ("text", "match_only_text"):
                 analyzer = self.analysis.get(field.spec.get("analyzer"))
-                yield from analyzer(_as_text(value))
+                text = _as_text(value)
+                if not field.shared or len(text) > field.shared_limit:
+                    yield from analyzer(text)
             elif kind in INTEGRAL:
                 yield _integral(value, kind, field.spec.get("coerce", True))
             elif kind in NUMERIC:

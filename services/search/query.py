@@ -48,6 +48,14 @@ class QueryContext:
     def fid(self, path: str) -> int | None:
         return self.index.fids.get(path)
 
+    def fid_clause(self, field: Field) -> str | None:
+        """``f = N`` (or ``f IN (..)`` for a text field sharing its keyword's terms), None if nothing stored."""
+        fids = [f for f in (self.index.fids.get(field.path),
+                            self.index.fids.get(field.shared) if field.shared else None) if f is not None]
+        if not fids:
+            return None
+        return f"f = {fids[0]}" if len(fids) == 1 else f"f IN ({fids[0]}, {fids[1]})"
+
     def shard_error(self, reason: str, cause: SearchError | None = None) -> SearchError:
         return SearchError(400, "query_shard_exception", reason, caused_by=cause,
                            index_uuid=self.index.uuid, index=self.index.name)
@@ -141,12 +149,12 @@ def term_value(field: Field, value: Any, ctx: QueryContext, round_up: bool = Fal
 
 
 def _leaf(ctx: QueryContext, field: Field, cond: str, params: list[Any]) -> Sql:
-    fid = ctx.fid(field.path)
-    if fid is None:
-        return EMPTY
     if not field.indexed:
         raise ctx.shard_error(f"failed to create query: Cannot search on field [{field.path}] since it is not indexed.")
-    return (f"SELECT DISTINCT k FROM vals WHERE f = {fid} AND {cond}", params)
+    clause = ctx.fid_clause(field)
+    if clause is None:
+        return EMPTY
+    return (f"SELECT DISTINCT k FROM vals WHERE {clause} AND {cond}", params)
 
 
 def _field_body(body: Any, query: str, value_key: str = "value") -> tuple[str, dict[str, Any]]:

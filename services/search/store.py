@@ -97,6 +97,7 @@ class Index:
         self.created = int(meta.get("created") or time.time() * 1000)
         self.settings: dict[str, Any] = json.loads(meta.get("settings", "{}"))
         self.mapping = Mapping(json.loads(meta.get("mapping", "{}")), self.settings, Analysis(analysis_of(self.settings)))
+        self.mapping_json = json.dumps(self.mapping.doc)
         self.seq_no = int(meta.get("seq_no", -1))
         self.fids: dict[str, int] = {p: f for f, p in self.conn.execute("SELECT fid, path FROM fields")}
         self.paths: dict[int, str] = {f: p for p, f in self.fids.items()}
@@ -109,8 +110,9 @@ class Index:
 
     # ---- metadata ----
     def save_meta(self) -> None:
+        mapping = self.mapping_json  # a snapshot: the prepare thread may be growing the live mapping
         rows = [("uuid", self.uuid), ("created", str(self.created)), ("settings", json.dumps(self.settings)),
-                ("mapping", json.dumps(self.mapping.doc)), ("seq_no", str(self.seq_no))]
+                ("mapping", mapping), ("seq_no", str(self.seq_no))]
         self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", rows)
 
     def settings_json(self) -> dict[str, Any]:
@@ -146,9 +148,10 @@ class Index:
             self.conn.execute("INSERT INTO nested(nid, doc, parent, path) VALUES (?, ?, ?, ?)",
                               (nid, rowid, parent, unit.path))
             owners.append(nid)
+        get = self.fids.get
         for owner, unit in zip(owners, units):
-            counts = collections.Counter((self.fid(p), v) for p, v in unit.values)
-            self._pending.extend((f, v, owner, c) for (f, v), c in counts.items())
+            counts = collections.Counter([(get(p) or self.fid(p), v) for p, v in unit.values])
+            self._pending.extend([(f, v, owner, c) for (f, v), c in counts.items()])
 
     def _erase(self, rowid: int) -> None:
         self._flush()
@@ -161,18 +164,24 @@ class Index:
     def existing(self, doc_id: str) -> tuple[int, int, int, str] | None:
         return self.conn.execute("SELECT rowid, version, seq_no, source FROM docs WHERE id = ?", (doc_id,)).fetchone()
 
-    def put(self, doc_id: str, source: dict[str, Any], op: str = "index", if_seq_no: int | None = None,
-            if_primary_term: int | None = None, text: str | None = None) -> dict[str, Any]:
-        """Index one document; returns the item result (OpenSearch's shape without _index)."""
+    def put(self, doc_id: str, source: dict[str, Any] | None, op: str = "index", if_seq_no: int | None = None,
+            if_primary_term: int | None = None, text: str | None = None,
+            units: list[Unit] | None = None) -> dict[str, Any]:
+        """Index one document; returns the item result (OpenSearch's shape without _index).
+
+        ``units`` are the document's parsed values when the prepare stage already parsed it.
+        """
         old = self.existing(doc_id)
         if op == "create" and old is not None:
             raise SearchError(409, "version_conflict_engine_exception",
                               f"[{doc_id}]: version conflict, document already exists (current version [{old[1]}])",
                               index=self.name, shard="0", index_uuid=self.uuid)
         self._check_cas(doc_id, old, if_seq_no, if_primary_term)
-        units, grew = self.mapping.parse(source, doc_id)
-        if grew:
-            self.save_meta_needed = True
+        if units is None:
+            units, grew = self.mapping.parse(source, doc_id)
+            if grew:
+                self.mapping_json = json.dumps(self.mapping.doc)
+                self.save_meta_needed = True
         if text is None:
             text = json.dumps(source, separators=(",", ":"), ensure_ascii=False)
         self.seq_no += 1
@@ -314,6 +323,7 @@ class Store:
         self.cache_mb = cache_mb
         self.indexes: dict[str, Index] = {}
         self._jobs: "queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None]" = queue.Queue()
+        self._prep: "queue.Queue[tuple | None]" = queue.Queue()
         self._local = threading.local()
         self.readers = concurrent.futures.ThreadPoolExecutor(reader_threads, thread_name_prefix="search-read")
         self.counters = collections.Counter()
@@ -321,12 +331,54 @@ class Store:
             self.indexes[path.stem] = Index(self, path.stem, path)
         self._writer = threading.Thread(target=self._write_loop, name="search-write", daemon=True)
         self._writer.start()
+        self._preparer = threading.Thread(target=self._prepare_loop, name="search-prepare", daemon=True)
+        self._preparer.start()
 
     # ---- writer thread with group commit ----
     def write(self, job: Callable[[], Any]) -> concurrent.futures.Future:
+        """Run ``job`` on the writer thread after every earlier request; its future resolves after the commit.
+
+        Such jobs are barriers: no later request is prepared before this one has committed (they may
+        change mappings or create and delete indexes).
+        """
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._jobs.put((job, future))
+        self._prep.put((None, job, future, True))
         return future
+
+    def pipeline(self, prepare: Callable[[], Any], apply: Callable[[Any], Any],
+                 barrier: bool = False) -> concurrent.futures.Future:
+        """``prepare()`` on the prepare thread (in request order), then ``apply(result)`` on the writer thread.
+
+        Parsing documents (pure Python) overlaps with the previous request's SQLite work, which runs
+        without the GIL.
+        """
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._prep.put((prepare, apply, future, barrier))
+        return future
+
+    def _prepare_loop(self) -> None:
+        while True:
+            item = self._prep.get()
+            if item is None:
+                self._jobs.put(None)
+                return
+            prepare, apply, future, barrier = item
+            try:
+                value = prepare() if prepare is not None else None
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
+                future.set_exception(exc)
+                continue
+            job = apply if prepare is None else (lambda apply=apply, value=value: apply(value))
+            if not barrier:
+                self._jobs.put((job, future))
+                continue
+            # a barrier may change mappings or indexes: nothing else is prepared until it committed
+            done: concurrent.futures.Future = concurrent.futures.Future()
+            self._jobs.put((job, done))
+            try:
+                future.set_result(done.result())
+            except BaseException as exc:  # noqa: BLE001
+                future.set_exception(exc)
 
     def _write_loop(self) -> None:
         while True:
@@ -417,6 +469,7 @@ class Store:
         index = Index(self, name, path)
         index.settings = settings
         index.mapping = mapping
+        index.mapping_json = json.dumps(mapping.doc)
         index.conn.execute("BEGIN IMMEDIATE")
         index.save_meta()
         index.conn.execute("COMMIT")
@@ -440,6 +493,7 @@ class Store:
         self.begin(index)
         index.settings = {k: v for k, v in merged.items() if v is not None}
         index.mapping = Mapping(index.mapping.doc, index.settings, index.mapping.analysis)
+        index.mapping_json = json.dumps(index.mapping.doc)
         index.save_meta_needed = True
 
     # ---- readers ----
@@ -504,7 +558,8 @@ class Store:
         return found
 
     def close(self) -> None:
-        self._jobs.put(None)
+        self._prep.put(None)
+        self._preparer.join(timeout=30)
         self._writer.join(timeout=30)
         self.readers.shutdown(wait=True)
         for index in self.indexes.values():
