@@ -64,7 +64,8 @@ class JavascriptScript(Enrichment):
         return JavascriptConf(sandbox, params.get("config") or {})
 
     async def enrich(self, event, ctx, conf):
-        fields = {name: getattr(event, name) for name in FIELDS}
+        # Only the set fields cross into the engine: a getter of an absent one answers null.
+        fields = {name: value for name in FIELDS if (value := getattr(event, name)) is not None}
         try:
             out, changed = conf.sandbox.run(fields, conf.params)
             contexts = _contexts(out)
