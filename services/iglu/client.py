@@ -7,6 +7,7 @@ On a warm cache it does no I/O beyond one ``stat`` of the local server's generat
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -92,8 +93,8 @@ class IgluClient:
 
     # ---- API ------------------------------------------------------------------------------
     async def lookup(self, key: str | SchemaKey) -> dict:
-        """The schema JSON; raises :class:`ResolutionFailure` (``.lookup_history``)."""
-        return await self.resolver.lookup(key)
+        """A copy of the schema JSON; raises :class:`ResolutionFailure` (``.lookup_history``)."""
+        return copy.deepcopy(await self.resolver.lookup(key))
 
     async def check(self, instance: Any, criterion: str | SchemaCriterion | None = None) -> CheckResult:
         """Validate self-describing data against its schema (superseding followed)."""
@@ -140,10 +141,14 @@ def _parse(instance: Any, criterion):
 
 def _validate(key: SchemaKey, data: Any, crit: str | None, resolved: Resolved) -> CheckResult:
     compiled = resolved.compiled
-    if compiled.issues:
-        error = {"error": "ValidationError", "schemaIssues": compiled.issues}
+    try:
+        issues = compiled.issues
+        reports = [] if issues else compiled.errors(data)
+    except Exception as exc:  # e.g. a local $ref to nowhere: the schema is unusable, never a crash
+        issues = [{"path": "$", "message": f"the schema cannot be used for validation: {type(exc).__name__}: {exc}"}]
+    if issues:
+        error = {"error": "ValidationError", "schemaIssues": issues}
     else:
-        reports = compiled.errors(data)
         if not reports:
             return CheckResult(True, key.uri, crit, superseded_by=resolved.superseded_by, data=data)
         error = {"error": "ValidationError", "dataReports": reports}

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from .core import SchemaCriterion, SchemaKey, SchemaVer, ParseError
 from .registries import (
-    CLIENT_FAILURE, IGLU_CENTRAL_HOSTS, NOT_FOUND, EmbeddedRegistry, HttpRegistry, Registry, RegistryError,
+    CLIENT_FAILURE, IGLU_CENTRAL_HOSTS, NOT_FOUND, REPO_FAILURE, EmbeddedRegistry, HttpRegistry, Registry, RegistryError,
 )
 from .validation import DEFAULT_MAX_DEPTH, CompiledSchema
 
@@ -199,7 +199,12 @@ class Resolver:
             consulted_local = consulted_local or repo.is_local_server
             self.counters["fetches"] += 1
             try:
-                schema = await repo.fetch(key)
+                try:
+                    schema = await repo.fetch(key)
+                except RegistryError:
+                    raise
+                except Exception as unexpected:  # a registry problem must never escape a lookup
+                    raise RegistryError(REPO_FAILURE, f"{repo.describe()}: {type(unexpected).__name__}: {unexpected}") from None
             except RegistryError as exc:
                 old = failures.get(repo.name)
                 errors = [] if old is None else [e for e in old.errors if e != exc.as_json()]

@@ -192,14 +192,18 @@ class CompiledSchema:
 
     def __init__(self, schema: dict, max_depth: int = DEFAULT_MAX_DEPTH, compiled: bool = True):
         self.max_depth = max_depth
-        self.issues = schema_issues(schema)
         self._fast = None
         self._slow = None
-        if self.issues:
+        try:
+            self.issues = schema_issues(schema)
+            if self.issues:
+                return
+            prep = _Prepared()
+            body = prep.schema(schema_body(schema))
+            self._slow = SnowplowDraft4(body, format_checker=FORMAT_CHECKER)
+        except Exception as exc:  # whatever a registry returns, validation reports it instead of crashing
+            self.issues = [{"path": "$", "message": f"the schema cannot be used: {type(exc).__name__}: {exc}"}]
             return
-        prep = _Prepared()
-        body = prep.schema(schema_body(schema))
-        self._slow = SnowplowDraft4(body, format_checker=FORMAT_CHECKER)
         if compiled and not prep.has_multiple_of:  # exact multipleOf needs Decimal: report path only
             try:
                 self._fast = fastjsonschema.compile(

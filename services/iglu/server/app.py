@@ -93,6 +93,18 @@ class RunningServer:
         self.storage.close()
 
 
+def _bind(settings, storage: Storage) -> list:
+    """Bind the configured port; with port 0, prefer the last one so resolvers' URLs survive a restart."""
+    port, host = int(settings["iglu.port"]), settings["iglu.host"]
+    last = storage.meta_get("last_port")
+    if port == 0 and last:
+        try:
+            return tornado.netutil.bind_sockets(int(last), host)
+        except OSError:
+            pass  # taken meanwhile: any free port, peers get it from the run file
+    return tornado.netutil.bind_sockets(port, host)
+
+
 async def start(settings) -> RunningServer:
     storage = Storage(Path(settings.home) / "iglu")
     try:
@@ -103,7 +115,8 @@ async def start(settings) -> RunningServer:
     app = make_app(settings, storage, super_key)
     # Tornado's own limit only guards memory; bodies above iglu.max_payload_size get Iglu's 413.
     server = tornado.httpserver.HTTPServer(app, max_body_size=max(10 * 1024 * 1024, int(settings["iglu.max_payload_size"]) * 4))
-    sockets = tornado.netutil.bind_sockets(int(settings["iglu.port"]), settings["iglu.host"])
+    sockets = _bind(settings, storage)
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
+    storage.meta_set("last_port", str(port))
     return RunningServer(server, storage, app, port, super_key)

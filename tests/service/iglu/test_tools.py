@@ -102,7 +102,7 @@ def test_a_publish_is_seen_by_the_next_lookup_in_another_process(server):
         proc.stdout.close()
 
 
-def test_super_key_setting(tmp_path):
+def test_super_key_setting_and_restart_keeps_key_and_port(tmp_path):
     key = str(uuid.uuid4())
     proc = ServiceProcess("iglu", "services.iglu", tmp_path, env={"MINI_IGLU_SUPER_API_KEY": key})
     proc.start(timeout=90)
@@ -110,5 +110,13 @@ def test_super_key_setting(tmp_path):
         assert proc.info()["api_key"] == key
         auth = call(proc.url, "GET", "/api/meta/server", headers={"apikey": key})[1]["authInfo"]
         assert auth == {"vendor": "", "schema": "CREATE_VENDOR", "key": ["CREATE", "DELETE"]}
+        port = proc.port
+    finally:
+        proc.stop()
+    # Restarted without the setting: the stored key stays, and so does the port resolvers know.
+    proc = ServiceProcess("iglu", "services.iglu", tmp_path)
+    proc.start(timeout=90)
+    try:
+        assert proc.info()["api_key"] == key and proc.port == port
     finally:
         proc.stop()

@@ -262,3 +262,17 @@ def test_default_resolver_config_parses_with_every_registry(tmp_path):
     assert [getattr(r, "uri", None) for r in repos[2:]] == [
         "http://127.0.0.1:1/api", "http://iglucentral.com", "http://mirror01.iglucentral.com"]
     assert repos[2].apikey == "k" and repos[2].is_local_server and repos[3].disk_first
+
+
+def test_unusable_schemas_are_schema_issues_not_crashes(tmp_path):
+    write_schema(tmp_path, KEY, {"properties": {"n": {"$ref": "#/definitions/missing"}}})
+    client = IgluClient.from_resolver_config(config(embedded("mine", tmp_path)))
+    result = run(client.check({"schema": KEY, "data": {"n": 1}}))
+    assert not result.ok and result.error["error"] == "ValidationError" and result.error["schemaIssues"]
+
+
+def test_lookup_returns_a_copy(tmp_path):
+    write_schema(tmp_path, KEY)
+    client = IgluClient.from_resolver_config(config(embedded("mine", tmp_path)))
+    run(client.lookup(KEY))["type"] = "mutated"
+    assert run(client.lookup(KEY))["type"] == "object"
