@@ -140,6 +140,7 @@ class Sink:
             "index": self.index,
             "opensearch_url": self.settings["opensearch.url"],
             "last_error": self.loader.last_error if self.loader else None,
+            "last_batch": dict(self.loader.timings) if self.loader else None,
             "last_sweep": self.last_sweep,
             "uptime_s": round(time.time() - self.started, 1),
         }

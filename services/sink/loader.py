@@ -73,10 +73,13 @@ class Loader:
             "received": 0, "indexed": 0, "rejected": 0, "parse_errors": 0, "index_rejections": 0,
             "retries": 0, "handed_back": 0, "batches": 0, "in_flight": 0,
         }
+        # Where a document's time goes (last batch): waiting in the batch, and the _bulk round trip.
+        self.timings = {"batch_wait_ms": 0.0, "bulk_ms": 0.0, "batch_docs": 0}
         self.last_error: str | None = None
         self._batch: list[_Pending] = []
         self._batch_size = 0
         self._first_at = 0.0
+        self._taken_first = 0.0
         self._has_docs = asyncio.Event()
         self._full = asyncio.Event()
         self._paused = asyncio.Lock()  # held by reset so no bulk races a deleted index
@@ -133,9 +136,14 @@ class Loader:
                     pass
             batch = self._take()
             async with self._paused:
+                started = time.monotonic()
+                self.timings["batch_wait_ms"] = round((started - self._taken_first) * 1000, 1)
                 await self._send(batch)
+                self.timings["bulk_ms"] = round((time.monotonic() - started) * 1000, 1)
+                self.timings["batch_docs"] = len(batch)
 
     def _take(self) -> list[_Pending]:
+        self._taken_first = self._first_at
         batch, self._batch, self._batch_size = self._batch, [], 0
         self._has_docs.clear()
         self._full.clear()

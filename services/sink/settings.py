@@ -22,7 +22,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("opensearch.timeout_s", 30.0, "Per-request timeout talking to OpenSearch, in seconds."),
     Setting("sink.index_good", "good", "Name of the index holding enriched events."),
     Setting("sink.index_bad", "bad", "Name of the index holding bad rows."),
-    Setting("sink.flush_interval_ms", 20, "Longest a document waits before its batch is sent to _bulk "
+    Setting("sink.flush_interval_ms", 5, "Longest a document waits before its batch is sent to _bulk "
             "(short: send → searchable latency matters more than batch size)."),
     Setting("sink.batch_bytes", 5_000_000, "A batch is sent as soon as its documents reach this many bytes."),
     Setting("sink.batch_docs", 500, "A batch is sent as soon as it holds this many documents."),
