@@ -105,6 +105,10 @@ class CollectorPayload:
         return cls(**{names[k]: v for k, v in values.items()})
 
 
+# Thrift names in the dataclass's field order, for positional construction on the decode path.
+_DATACLASS_ORDER = tuple(dict(FIELDS)[f.name] for f in dataclasses.fields(CollectorPayload))
+
+
 def encode(payload: CollectorPayload) -> bytes:
     """Serialise with TBinaryProtocol (fields in ascending id order, as Java's TSerializer writes)."""
     obj = _Thrift.__new__(_Thrift)
@@ -123,29 +127,88 @@ def _text(value: Any) -> Any:
     return value
 
 
+_FIXED = {2: 1, 3: 1, 4: 8, 6: 2, 8: 4, 10: 8}  # Thrift type id -> width of its value
+
+
+def _well_formed(data: bytes) -> bool | None:
+    """Check every length in a flat struct against the buffer: True/False, or None when the struct holds
+    something this quick scan does not follow (nested structs, maps, non-string lists)."""
+    n, pos = len(data), 0
+    while pos < n:
+        ftype = data[pos]
+        if ftype == 0:
+            return True
+        pos += 3
+        if ftype == 11:
+            if pos + 4 > n:
+                return False
+            length = int.from_bytes(data[pos:pos + 4], "big", signed=True)
+            pos += 4 + length
+            if length < 0 or pos > n:
+                return False
+        elif ftype in _FIXED:
+            pos += _FIXED[ftype]
+        elif ftype == 15:
+            if pos + 5 > n:
+                return False
+            if data[pos] != 11:
+                return None
+            count = int.from_bytes(data[pos + 1:pos + 5], "big", signed=True)
+            if count < 0:
+                return False
+            pos += 5
+            for _ in range(count):
+                if pos + 4 > n:
+                    return False
+                length = int.from_bytes(data[pos:pos + 4], "big", signed=True)
+                pos += 4 + length
+                if length < 0 or pos > n:
+                    return False
+        else:
+            return None
+        if pos > n:
+            return False
+    return False  # no stop byte
+
+
 def decode(data: bytes) -> CollectorPayload:
     """Parse TBinaryProtocol bytes; raise :class:`PayloadDecodeError` if they are not a struct.
 
-    The pure-Python protocol is used on purpose: it checks every length against the buffer, where the
-    accelerated reader trusts lengths in untrusted input.
+    The accelerated reader trusts lengths in its input, so it only sees bytes whose every length has
+    been checked against the buffer; anything else goes through the (checking) pure-Python protocol.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise PayloadDecodeError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
     if not data:
         raise PayloadDecodeError("empty message")
-    buf = TMemoryBuffer(data)
+    checked = _well_formed(data)
+    if checked is False:
+        raise PayloadDecodeError("truncated or malformed TBinaryProtocol struct")
     obj = _Thrift()
     try:
-        obj.read(TBinaryProtocol(buf, decode_response=True))
+        if checked:
+            obj.read(TCyBinaryProtocol(TCyMemoryBuffer(data), decode_response=True))
+        else:
+            obj.read(TBinaryProtocol(TMemoryBuffer(data), decode_response=True))
     except Exception as exc:  # noqa: BLE001 - the protocol raises struct.error, TProtocolException, ...
         raise PayloadDecodeError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None
-    values = {thrift: _text(getattr(obj, thrift)) for _, thrift in FIELDS}
-    if values["timestamp"] is not None and not isinstance(values["timestamp"], int):
+    # Strings come back as str; invalid UTF-8 comes back as bytes, decoded here like Java would.
+    values = [getattr(obj, name) for name in _DATACLASS_ORDER]
+    timestamp, headers = values[1], values[9]
+    for i, value in enumerate(values):
+        if type(value) is bytes:
+            values[i] = value.decode("utf-8", "replace")
+    if timestamp is not None and (type(timestamp) is not int):
         raise PayloadDecodeError("timestamp is not an i64")
-    if values["headers"] is not None and not all(isinstance(h, str) for h in values["headers"]):
-        raise PayloadDecodeError("headers is not a list<string>")
-    return CollectorPayload.from_snowplow_dict(values)
+    if headers is not None:
+        if type(headers) is not list:
+            raise PayloadDecodeError("headers is not a list<string>")
+        if not all(type(h) is str for h in headers):
+            values[9] = headers = [_text(h) for h in headers]
+            if not all(type(h) is str for h in headers):
+                raise PayloadDecodeError("headers is not a list<string>")
+    return CollectorPayload(*values)
 
 
 def _java(value: Any) -> str:

@@ -269,3 +269,18 @@ def test_to_thrift_string_truncates():
 def test_snowplow_names_round_trip():
     assert CollectorPayload.from_snowplow_dict(FULL.to_snowplow_dict()) == FULL
     assert FULL.to_snowplow_dict()["networkUserId"] == FULL.network_user_id
+
+
+def test_unknown_nested_fields_take_the_checking_path():
+    # A struct (type 12) and a list<i32> under unknown ids: skipped, the rest decodes.
+    nested = b"\x0c\x03\xe7" + _s(1, "inner") + b"\x00"
+    ints = b"\x0f\x03\xe8\x08\x00\x00\x00\x02" + b"\x00\x00\x00\x01\x00\x00\x00\x02"
+    payload = decode(_s(100, "1.2.3.4") + nested + ints + _i64(200, 9) + b"\x00")
+    assert (payload.ip_address, payload.timestamp) == ("1.2.3.4", 9)
+    with pytest.raises(PayloadDecodeError):
+        decode(_s(100, "1.2.3.4") + b"\x0c\x03\xe7" + _s(1, "inner"))  # nested struct never closed
+
+
+def test_invalid_utf8_in_headers_is_replaced():
+    raw = struct.pack(">bhbi", LIST, 350, STRING, 1) + struct.pack(">i", 2) + b"\xc3(" + b"\x00"
+    assert decode(raw).headers == ["\ufffd("]
