@@ -81,11 +81,15 @@ def ensure_index(es: OpenSearch, kind: str, settings: Mapping[str, Any]) -> bool
 def recreate_index(es: OpenSearch, kind: str, settings: Mapping[str, Any]) -> None:
     """Delete the index (if present) and create it again, empty, with the shipped mapping."""
     name = index_name(kind, settings)
-    try:
-        es.indices.delete(index=name)
-    except NotFoundError:
-        pass
-    ensure_index(es, kind, settings)
+    for _ in range(5):
+        try:
+            es.indices.delete(index=name)
+        except NotFoundError:
+            pass
+        if ensure_index(es, kind, settings):
+            return
+        # Another writer's _bulk auto-created the index (dynamic mapping) between our delete and create.
+    raise RuntimeError(f"could not recreate index {name}: something keeps writing to it")
 
 
 def mapping_copy(kind: str) -> dict[str, Any]:
