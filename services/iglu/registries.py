@@ -22,14 +22,15 @@ from .core import SchemaKey
 CLASS_EMBEDDED = 2
 CLASS_HTTP = 100
 IGLU_CENTRAL_HOSTS = re.compile(r".*\biglucentral\b.*")
-OFFLINE_FIX = (
-    "If this machine is offline, point MINI_IGLU_MIRROR_DIRS at a local copy of the registry, "
-    "or run `mini iglu mirror --from {uri} --to DIR` while online and add DIR to MINI_IGLU_MIRROR_DIRS."
-)
+# Bad-row schemas cap an error message at 256 characters, so the fix must be short.
+OFFLINE_FIX = "Offline? Set MINI_IGLU_MIRROR_DIRS to a local copy of the registry, or run `mini iglu mirror`."
+MAX_MESSAGE = 256
 
 
 class RegistryError(Exception):
     def __init__(self, kind: str, message: str | None = None):
+        if message is not None and len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
         super().__init__(message or kind)
         self.kind = kind
         self.message = message
@@ -167,10 +168,10 @@ class HttpRegistry(Registry):
             pass  # the disk cache is an optimisation; a read-only data dir must not fail lookups
 
     def unreachable(self, detail: str) -> RegistryError:
-        return RegistryError(
-            REPO_FAILURE,
-            f"Iglu registry {self.name} at {self.uri} is unreachable ({detail}). " + OFFLINE_FIX.format(uri=self.uri),
-        )
+        head = f"{self.uri} is unreachable"
+        room = MAX_MESSAGE - len(head) - len(OFFLINE_FIX) - 5
+        detail = detail if len(detail) <= room else detail[: max(room - 1, 0)] + "…"
+        return RegistryError(REPO_FAILURE, f"{head} ({detail}). {OFFLINE_FIX}")
 
     async def fetch(self, key: SchemaKey) -> dict:
         if self.disk_first:

@@ -160,7 +160,7 @@ def test_unreachable_registry_is_a_resolution_error_naming_the_fix():
     error = result.error["lookupHistory"][0]["errors"][0]
     assert error["error"] == "RepoFailure"
     assert "unreachable" in error["message"] and "MINI_IGLU_MIRROR_DIRS" in error["message"]
-    assert "mini iglu mirror" in error["message"]
+    assert "mini iglu mirror" in error["message"] and len(error["message"]) <= 256  # the bad-row schema's limit
     # Other keys don't wait on the dead registry again: it is paused after a connection failure.
     started = time.monotonic()
     other = run(client.check({"schema": "iglu:com.acme/other/jsonschema/1-0-0", "data": {}}))
