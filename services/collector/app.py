@@ -27,6 +27,7 @@ from services.common.settings import Settings
 from . import routes
 from .cookies import CookiePolicy
 from .mounts import MountHandler, MountMatcher, Mounts, parse_mounts
+from .raw_headers import OriginServer
 from .sink import Sink
 from .sizes import SizeLimits
 from .spool import Spool
@@ -138,7 +139,7 @@ def make_app(
 
 
 def make_server(app: tornado.web.Application, settings: Settings) -> tornado.httpserver.HTTPServer:
-    return tornado.httpserver.HTTPServer(
+    return OriginServer(
         app,
         xheaders=False,  # X-Forwarded-For is read by the payload builder, Snowplow's way
         max_header_size=settings["collector.max_header_bytes"],

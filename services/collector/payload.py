@@ -92,9 +92,12 @@ def decode_body(body: bytes, charset: str | None) -> str:
 
 
 def render_headers(headers: tornado.httputil.HTTPHeaders, anonymous: bool) -> list[str]:
-    """Every header as ``Name: value`` in request order (names in Tornado's canonical case)."""
+    """Every header as ``Name: value`` in request order, names as sent when the server kept them."""
+    pairs = getattr(headers, "raw_pairs", None)
+    if pairs is None:
+        pairs = list(headers.get_all())
     out = []
-    for name, value in headers.get_all():
+    for name, value in pairs:
         lowered = name.lower()
         if anonymous and lowered in _ANONYMOUS_DROPPED:
             continue

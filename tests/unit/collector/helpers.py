@@ -70,6 +70,24 @@ class CollectorTestCase(tornado.testing.AsyncHTTPTestCase):
     def settings_overrides(self) -> dict[str, Any]:
         return dict(self.overrides)
 
+    def get_http_server(self):
+        from services.collector.raw_headers import OriginServer
+
+        return OriginServer(self._app, **self.get_httpserver_options())
+
+    def raw(self, data: bytes) -> bytes:
+        """Send bytes as they are on a fresh connection; return the answer's head."""
+        from tornado.tcpclient import TCPClient
+
+        async def exchange() -> bytes:
+            stream = await TCPClient().connect("127.0.0.1", self.get_http_port())
+            await stream.write(data)
+            head = await stream.read_until(b"\r\n\r\n")
+            stream.close()
+            return head
+
+        return self.io_loop.run_sync(exchange, timeout=10)
+
     def get_app(self):
         self.settings = make_settings(self._tmp.name, **self.settings_overrides())
         self.publisher = MemoryPublisher()

@@ -95,6 +95,33 @@ class DefaultCookie(CollectorTestCase):
         assert "Host: collector.example.com:9090" in payload.headers
 
 
+class HeadersAsSent(CollectorTestCase):
+    def test_names_case_and_order_are_kept(self):
+        head = self.raw(b"GET /i?e=pv HTTP/1.1\r\nHost: c.example\r\nX-Real-IP: 198.51.100.1\r\nDNT: 1\r\n"
+                        b"sec-ch-ua: \"Chromium\";v=\"126\"\r\nX-Dup: a\r\nAccept: */*\r\nX-Dup: b\r\n"
+                        b"Cookie: a=b; sp=c6ef3124-b53a-4b13-a233-0088f79dcbcb\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert self.only_payload().headers == [
+            "Host: c.example", "X-Real-IP: 198.51.100.1", "DNT: 1", 'sec-ch-ua: "Chromium";v="126"', "X-Dup: a",
+            "Accept: */*", "X-Dup: b", "Cookie: a=b;sp=c6ef3124-b53a-4b13-a233-0088f79dcbcb",
+        ]
+
+    def test_post_headers_end_with_the_bare_content_type(self):
+        body = b'{"schema":"s","data":[]}'
+        self.raw(b"POST /com.snowplowanalytics.snowplow/tp2 HTTP/1.1\r\nHost: h\r\ncontent-type: Application/JSON; Charset=UTF-8\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        payload = self.only_payload()
+        assert payload.headers == ["Host: h", "content-type: Application/JSON; Charset=UTF-8",
+                                   f"Content-Length: {len(body)}", "application/json; charset=utf-8"]
+        assert payload.content_type == "application/json; charset=utf-8"
+
+    def test_anonymous_drops_identifying_headers_in_any_case(self):
+        self.raw(b"GET /i HTTP/1.1\r\nHost: h\r\nsp-anonymous: *\r\nx-forwarded-for: 1.2.3.4\r\nX-REAL-IP: 1.2.3.4\r\ncookie: a=b\r\n\r\n")
+        payload = self.only_payload()
+        assert payload.headers == ["Host: h", "sp-anonymous: *"]
+        assert payload.ip_address == "unknown"
+
+
 class ConfiguredCookie(CollectorTestCase):
     overrides = {
         "collector.cookie.name": "sp2",
