@@ -58,23 +58,21 @@ def json_type(value: Any) -> str:
 
 
 def json_depth(value: Any) -> int:
-    """Nesting depth: a scalar is 0, ``[]``/``{}`` are 1."""
-    kind = type(value)
-    if kind is dict:
-        children = value.values()
-    elif kind is list:
-        children = value
-    else:
-        return 0
-    deepest = 0
-    for child in children:
-        if type(child) in (dict, list):
-            deepest = max(deepest, json_depth(child))
-    return deepest + 1
+    """Nesting depth: a scalar is 0, ``[]``/``{}`` are 1.  Iterative, so any parsed JSON is safe."""
+    depth, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        kind = type(node)
+        if kind is dict or kind is list:
+            if level > depth:
+                depth = level
+            children = node.values() if kind is dict else node
+            stack.extend((child, level + 1) for child in children if type(child) in (dict, list))
+    return depth
 
 
 def too_deep(value: Any, limit: int) -> bool:
-    """Whether ``json_depth(value) > limit``, stopping as soon as the limit is passed."""
+    """Whether ``json_depth(value) > limit``, stopping as soon as the limit is passed (recursion <= limit)."""
     kind = type(value)
     if kind is dict:
         children = value.values()
