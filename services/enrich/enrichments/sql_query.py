@@ -9,6 +9,7 @@ or EVERY_ROW; ``expectedRows`` is checked.  Results are cached per input values.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import re
 import sqlite3
@@ -76,10 +77,46 @@ def _json_value(v: Any) -> Any:
     return str(v)  # dates, decimals: their text
 
 
+class Connection:
+    """One connection, opened on first use and reopened after an error (Snowplow keeps a pool; one
+    event at a time needs one).  Network databases are used from one worker thread only."""
+
+    def __init__(self, connect: Callable[[], Any], blocking: bool):
+        self.connect, self.conn = connect, None
+        self.worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sql") if blocking else None
+
+    def rows(self, sql: str, values: list, rename: Callable[[str], str]) -> list[dict]:
+        if self.conn is None:
+            self.conn = self.connect()
+        try:
+            cursor = self.conn.cursor()
+            cursor.execute(sql, values)
+            names = [rename(d[0]) for d in cursor.description or ()]
+            return [{n: _json_value(v) for n, v in zip(names, row)} for row in cursor.fetchall()]
+        except Exception:
+            self.close_connection()
+            raise
+
+    def close_connection(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection may fail to close
+                pass
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.submit(self.close_connection).result()
+            self.worker.shutdown(wait=False)
+        else:
+            self.close_connection()
+
+
 @dataclasses.dataclass
 class SqlConf:
     inputs: list[dict]
-    connect: Callable[[], Any]
+    connection: Connection
     sql: str
     paramstyle: str  # "qmark" (sqlite) or "format" (psycopg, pymysql)
     expected: str
@@ -88,7 +125,6 @@ class SqlConf:
     describes: str
     cache: inputs.TtlCache
     ignore_on_error: bool
-    blocking: bool  # network databases run in a worker thread
 
 
 def _server_connector(kind: str, spec: dict) -> Callable[[], Any]:
@@ -134,10 +170,16 @@ class SqlQuery(Enrichment):
         connect, style, blocking = self.connector(params["database"])
         out = params["output"]
         js = out.get("json") or {"schema": None, "propertyNames": "AS_IS", "describes": "ALL_ROWS"}
-        return SqlConf(sorted(specs, key=lambda s: s["placeholder"]), connect, sql, style,
+        self._connection = Connection(connect, blocking)
+        return SqlConf(sorted(specs, key=lambda s: s["placeholder"]), self._connection, sql, style,
                        out.get("expectedRows", "AT_LEAST_ZERO"), js["schema"], rename(js["propertyNames"]),
                        js["describes"], inputs.TtlCache(params["cache"]["size"], params["cache"]["ttl"]),
-                       bool(params.get("ignoreOnError")), blocking)
+                       bool(params.get("ignoreOnError")))
+
+    async def close(self):
+        connection = getattr(self, "_connection", None)
+        if connection is not None:
+            connection.close()
 
     async def enrich(self, event, ctx, conf):
         values = []
@@ -149,8 +191,9 @@ class SqlQuery(Enrichment):
         try:
             rows = conf.cache.get(tuple(values))
             if rows is None:
-                if conf.blocking:
-                    rows = await asyncio.get_running_loop().run_in_executor(None, _query, conf, values)
+                worker = conf.connection.worker
+                if worker is not None:
+                    rows = await asyncio.get_running_loop().run_in_executor(worker, _query, conf, values)
                 else:
                     rows = _query(conf, values)
                 conf.cache.put(tuple(values), rows)
@@ -168,14 +211,7 @@ class SqlQuery(Enrichment):
 
 def _query(conf: SqlConf, values: list) -> list[dict]:
     sql = conf.sql.replace("?", "%s") if conf.paramstyle == "format" else conf.sql
-    connection = conf.connect()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(sql, values)
-        names = [conf.rename(d[0]) for d in cursor.description or ()]
-        return [{n: _json_value(v) for n, v in zip(names, row)} for row in cursor.fetchall()]
-    finally:
-        connection.close()
+    return conf.connection.rows(sql, values, conf.rename)
 
 
 def _check_count(expected: str, n: int) -> None:
