@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 from mini_kernel.testing.iglu import StaticRegistry, iglu_central_path
 from services.iglu.client import IgluClient
@@ -96,10 +98,10 @@ async def throughput(client: IgluClient, events: list[list[dict]], baseline: dic
 
 async def cache_costs(mirror_client: IgluClient, http_client: IgluClient, rounds: int) -> None:
     key = SchemaKey.parse(f"iglu:{SP}/client_session/jsonschema/1-0-2")
-    await mirror_client.lookup(key)
+    await mirror_client.resolver.lookup(key)
     started = time.perf_counter()
     for _ in range(rounds * 20):
-        await mirror_client.lookup(key)
+        await mirror_client.resolver.lookup(key)
     hit = (time.perf_counter() - started) / (rounds * 20)
 
     def timed_misses(client):
@@ -108,7 +110,7 @@ async def cache_costs(mirror_client: IgluClient, http_client: IgluClient, rounds
             for _ in range(rounds):
                 client.resolver._cache.clear()
                 t = time.perf_counter()
-                await client.lookup(key)
+                await client.resolver.lookup(key)
                 total += time.perf_counter() - t
             return total / rounds
         return go()
@@ -143,7 +145,11 @@ def main(argv=None) -> int:
     rng = random.Random(7)
     events = [event(rng) for _ in range(n_events)]
     mirror_repo = {"name": "mirror", "priority": 0, "vendorPrefixes": [], "connection": {"embedded": {"path": str(central)}}}
-    client = IgluClient.from_resolver_config(config(mirror_repo))
+    # As in Mini's processes: a generation file is stat'ed on every lookup (the local server's hot reload).
+    tmp = tempfile.TemporaryDirectory()
+    generation = Path(tmp.name) / "generation"
+    generation.write_text("1\n")
+    client = IgluClient.from_resolver_config(config(mirror_repo), generation_file=generation)
     baseline = {}
     for sdj in events[0]:
         schema = asyncio.run(client.lookup(sdj["schema"]))
@@ -159,6 +165,7 @@ def main(argv=None) -> int:
         asyncio.run(run())
     finally:
         registry.close()
+        tmp.cleanup()
     return 0
 
 
