@@ -38,6 +38,12 @@ def read_dir(path: Path) -> tuple[dict[str, Any], list[str]]:
     return configs, errors
 
 
+def shipped_defaults() -> list[dict[str, Any]]:
+    """The shipped configs that are on (Snowplow Mini's four defaults), e.g. for benchmarks."""
+    configs, _ = read_dir(DEFAULT_DIR)
+    return [c for c in configs.values() if c.get("data", {}).get("enabled") is True]
+
+
 def write_atomically(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
