@@ -26,6 +26,7 @@ from .validation import DEFAULT_MAX_DEPTH, CompiledSchema
 
 RESOLVER_CRITERION = SchemaCriterion.parse("iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-*")
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+_SETTLE_NS = 1_000_000_000  # 1 s: far past the filesystem's timestamp granularity
 
 
 class ResolverConfigError(ValueError):
@@ -114,6 +115,8 @@ class Resolver:
         self._cache: dict[SchemaKey, Entry] = {}
         self._locks: dict[SchemaKey, asyncio.Lock] = {}
         self._generation: Any = None
+        self._generation_content: bytes | None = None
+        self._settled = False
         self.counters = {"lookups": 0, "cache_hits": 0, "fetches": 0, "generation_reloads": 0}
 
     # ---- ordering and cache policy -------------------------------------------------------
@@ -121,7 +124,12 @@ class Resolver:
         return sorted(self.repos, key=lambda r: (not r.matches(vendor), r.class_priority, r.priority))
 
     def refresh_generation(self) -> None:
-        """Drop entries that asked the local server when its generation file changed (one stat)."""
+        """Drop entries that asked the local server when its generation changed (one stat per lookup).
+
+        File timestamps are coarse (a kernel tick) and inode numbers get reused, so the stat alone is
+        trusted only once the content was read ``_SETTLE_NS`` after the file's mtime (a later write
+        would then carry a later mtime); until then the content decides.
+        """
         if self.generation_file is None:
             return
         try:
@@ -129,11 +137,20 @@ class Resolver:
             signature = (st.st_ino, st.st_mtime_ns, st.st_size)
         except OSError:
             signature = None
-        if signature != self._generation:
-            if self._generation is not None or signature is not None:
+        if signature == self._generation and (signature is None or self._settled):
+            return
+        read_at = time.time_ns()
+        try:
+            content = self.generation_file.read_bytes()
+        except OSError:
+            content = None
+        self._settled = signature is not None and read_at - signature[1] > _SETTLE_NS
+        if content != self._generation_content:
+            if self._generation_content is not None or content is not None:
                 self.counters["generation_reloads"] += 1
                 self._cache = {k: e for k, e in self._cache.items() if not e.consulted_local}
-            self._generation = signature
+            self._generation_content = content
+        self._generation = signature
 
     def _fresh(self, entry: Entry, now: float) -> bool:
         return self.cache_ttl is None or now - entry.stored < self.cache_ttl

@@ -276,3 +276,23 @@ def test_lookup_returns_a_copy(tmp_path):
     client = IgluClient.from_resolver_config(config(embedded("mine", tmp_path)))
     run(client.lookup(KEY))["type"] = "mutated"
     assert run(client.lookup(KEY))["type"] == "object"
+
+
+def test_generation_changes_are_seen_even_within_one_timestamp_tick(tmp_path):
+    """Rapid writes (a push) may leave the same stat signature; the resolver still sees every change."""
+    import os
+
+    reg = tmp_path / "reg"
+    generation = tmp_path / "generation"
+    generation.write_text("1 a\n")
+    client = IgluClient.from_resolver_config(config(embedded("mine", reg)), generation_file=generation)
+    client.resolver.repos[0].is_local_server = True  # stand in for the local server
+    now = time.time_ns()
+    os.utime(generation, ns=(now, now))  # written "just now", as a server write would be
+    with pytest.raises(ResolutionFailure):
+        run(client.lookup(KEY))
+    write_schema(reg, KEY)
+    st = os.stat(generation)
+    generation.write_text("2 b\n")  # same size; force the very same mtime
+    os.utime(generation, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert run(client.lookup(KEY))["self"]["name"] == "thing"
