@@ -148,13 +148,16 @@ def term_value(field: Field, value: Any, ctx: QueryContext, round_up: bool = Fal
     raise unsupported(f"queries on field type [{kind}]")
 
 
-def _leaf(ctx: QueryContext, field: Field, cond: str, params: list[Any]) -> Sql:
+def _leaf(ctx: QueryContext, field: Field, cond: str, params: list[Any], unique: bool = False) -> Sql:
+    """Owners with a value of ``field`` meeting ``cond``; ``unique`` (one value sought) needs no DISTINCT,
+    which keeps the (field, value, owner) index order so SQLite can page without sorting."""
     if not field.indexed:
         raise ctx.shard_error(f"failed to create query: Cannot search on field [{field.path}] since it is not indexed.")
     clause = ctx.fid_clause(field)
     if clause is None:
         return EMPTY
-    return (f"SELECT DISTINCT k FROM vals WHERE {clause} AND {cond}", params)
+    distinct = "" if unique else "DISTINCT "
+    return (f"SELECT {distinct}k FROM vals WHERE {clause} AND {cond}", params)
 
 
 def _field_body(body: Any, query: str, value_key: str = "value") -> tuple[str, dict[str, Any]]:
@@ -189,7 +192,7 @@ def q_term(body: Any, ctx: QueryContext) -> Sql:
         low = term_value(field, spec["value"], ctx, round_up=False)
         high = term_value(field, spec["value"], ctx, round_up=True)
         return _leaf(ctx, field, "v >= ? AND v <= ?", [low, high])
-    return _leaf(ctx, field, "v = ?", [value])
+    return _leaf(ctx, field, "v = ?", [value], unique=True)
 
 
 def q_terms(body: Any, ctx: QueryContext) -> Sql:

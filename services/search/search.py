@@ -76,6 +76,8 @@ class Sort:
         self.desc = self.order == "desc"
         self.field = None
         self.kind = name
+        self.mode_default = True
+        self.missing = "_last"
         if name in ("_score", "_doc", "_id"):
             self.expr = {"_score": "1.0", "_doc": "h.k", "_id": "(SELECT id FROM docs WHERE rowid = h.k)"}[name]
             self.numeric = name != "_id"
@@ -98,6 +100,7 @@ class Sort:
                 raise unsupported(f"sorting on nested field [{name}]")
             fid = index.fids.get(field.path)
             mode = opts.get("mode", "max" if self.desc else "min")
+            self.mode_default = "mode" not in opts or mode == ("max" if self.desc else "min")
             func = {"min": "min", "max": "max", "sum": "sum", "avg": "avg"}.get(mode)
             if func is None or (func in ("sum", "avg") and field.type not in NUMERIC):
                 raise unsupported(f"sort mode [{mode}]")
@@ -105,6 +108,7 @@ class Sort:
             self.numeric = field.type != "keyword"
             self.field = field
         missing = opts.get("missing", "_last")
+        self.missing = missing
         if missing == "_last":
             self.sentinel = (LONG_MIN if self.desc else LONG_MAX) if self.numeric else (LONG_MIN if self.desc else "x'ff'")
         elif missing == "_first":
@@ -114,6 +118,12 @@ class Sort:
             if isinstance(self.sentinel, str):
                 self.sentinel = "'" + str(missing).replace("'", "''") + "'"
         self.expr = f"coalesce({self.expr}, {self.sentinel})"
+
+    def missing_sentinel(self) -> Any:
+        """The SQL value a document without the field sorts by (what ``expr`` coalesces to)."""
+        if self.sentinel == "x'ff'":
+            return b"\xff"
+        return self.sentinel
 
     def output(self, value: Any) -> Any:
         if self.name == "_score":
@@ -326,8 +336,15 @@ class Searcher:
             self.conn.execute(f"INSERT OR IGNORE INTO temp.{name}(k) SELECT k FROM ({sql[0]})", sql[1])
         return name
 
-    def ordered(self, table: str, limit: int | None, offset: int = 0, after: list[Any] | None = None) -> list[tuple]:
-        """(rowid, sort values...) in hit order."""
+    def ordered(self, src, limit: int | None, offset: int = 0, after: list[Any] | None = None) -> list[tuple]:
+        """(rowid, sort values...) in hit order; ``src`` is the hits' ``SELECT k`` (a temp table or the query)."""
+        if isinstance(src, str):
+            src = (f"SELECT k FROM temp.{src}", [])
+        if src is EMPTY:
+            return []
+        fast = self._walk(src, limit, offset, after)
+        if fast is not None:
+            return fast
         exprs = [s.expr for s in self.sorts]
         cols = "".join(f", {e} AS s{i}" for i, e in enumerate(exprs))
         order = [f"s{i} {'DESC' if s.desc else 'ASC'}" for i, s in enumerate(self.sorts) if s.name != "_score"]
@@ -350,8 +367,44 @@ class Searcher:
                 ors.append("(" + " AND ".join(conds) + ")")
             where = " WHERE " + " OR ".join(ors) if ors else " WHERE 0"
         lim = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
-        sql = f"SELECT * FROM (SELECT h.k AS k{cols} FROM temp.{table} h){where} ORDER BY {', '.join(order)}{lim}"
-        return self.conn.execute(sql, params).fetchall()
+        sql = f"SELECT * FROM (SELECT h.k AS k{cols} FROM ({src[0]}) h){where} ORDER BY {', '.join(order)}{lim}"
+        return self.conn.execute(sql, list(src[1]) + params).fetchall()
+
+    def _walk(self, src, limit: int | None, offset: int, after: list[Any] | None) -> list[tuple] | None:
+        """One field sort with a page size: walk the field's (value, doc) index in order and stop early.
+
+        The first value met for a document is its min (ascending) or max (descending), OpenSearch's default
+        sort modes; documents without the field follow (missing ``_last``).  None when it does not apply.
+        """
+        if limit is None or after is not None or len(self.sorts) != 1 or limit + offset > 10000:
+            return None
+        sort = self.sorts[0]
+        if sort.field is None or sort.mode_default is False or sort.missing != "_last":
+            return None
+        fid = self.index.fids.get(sort.field.path)
+        if fid is None:
+            return None
+        everything = src[0] == "SELECT rowid AS k FROM docs"
+        member = "" if everything else f" AND k IN ({src[0]})"
+        direction = "DESC" if sort.desc else "ASC"
+        cursor = self.conn.execute(f"SELECT k, v FROM vals WHERE f = {fid}{member} ORDER BY v {direction}, k {direction}",
+                                   list(src[1]) if not everything else [])
+        wanted = limit + offset
+        seen: dict[int, Any] = {}
+        for k, v in cursor:
+            if k not in seen:
+                seen[k] = v
+                if len(seen) >= wanted:
+                    break
+        cursor.close()
+        rows = list(seen.items())
+        if len(rows) < wanted:
+            missing_value = sort.missing_sentinel()
+            more = self.conn.execute(
+                f"SELECT k FROM ({src[0]}) EXCEPT SELECT k FROM vals WHERE f = {fid} ORDER BY 1 LIMIT {wanted - len(rows)}",
+                list(src[1])).fetchall()
+            rows.extend((k, missing_value) for (k,) in more)
+        return [(k, v) for k, v in rows[offset:offset + limit]]
 
     def hits(self, rows: list[tuple]) -> list[dict[str, Any]]:
         if not rows:
@@ -388,16 +441,21 @@ class Searcher:
         started = time.monotonic()
         response: dict[str, Any] = {"took": 0, "timed_out": False, "_shards": shards()}
         aggs_spec = self.body.get("aggs", self.body.get("aggregations"))
-        table = self._hits_table(self.query_sql)
-        hit_sql = self.query_sql
-        hit_table = table
-        if self.post_sql is not None:
-            hit_sql = (f"SELECT k FROM temp.{table} INTERSECT SELECT k FROM ({self.post_sql[0]})", self.post_sql[1])
-            hit_table = self._hits_table(hit_sql)
+        if aggs_spec or self.post_sql is not None or keep_all:
+            table = self._hits_table(self.query_sql)
+            hit_table: Any = table
+            if self.post_sql is not None:
+                hit_sql = (f"SELECT k FROM temp.{table} INTERSECT SELECT k FROM ({self.post_sql[0]})", self.post_sql[1])
+                hit_table = self._hits_table(hit_sql)
+            hit_src = (f"SELECT k FROM temp.{hit_table}", [])
+        else:  # a plain search runs the query itself (twice at most) instead of materialising it
+            table = None
+            hit_table = hit_src = self.query_sql
         total = None
         if self.track is not False:
             limit = "" if self.track is True else f" LIMIT {int(self.track) + 1}"
-            total = self.conn.execute(f"SELECT count(*) FROM (SELECT k FROM temp.{hit_table}{limit})").fetchone()[0]
+            total = 0 if hit_src is EMPTY else self.conn.execute(
+                f"SELECT count(*) FROM (SELECT k FROM ({hit_src[0]}){limit})", hit_src[1]).fetchone()[0]
         after = self.body.get("search_after")
         all_rows = None
         if keep_all:

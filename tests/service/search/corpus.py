@@ -138,6 +138,8 @@ QUERIES += [
     ("match_none", "shop", {"query": {"match_none": {}}}),
     ("ids with sort", "shop", {"query": {"ids": {"values": ["p010", "p005", "p007"]}}, "sort": [{"qty": "asc"}, {"when": "asc"}]}),
     ("track_total_hits small", "good", {"track_total_hits": 50, "size": 0}),
+    ("sort single key walk", "shop", {"sort": [{"when": "desc"}], "size": 150, "from": 20}),
+    ("sort single key walk filtered", "shop", {"query": {"term": {"tag": "b"}}, "sort": [{"when": "asc"}], "size": 10}),
 ]
 
 AGGS += [
