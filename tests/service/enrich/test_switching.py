@@ -189,3 +189,24 @@ def test_runaway_scripts_become_enrichment_failures_and_enrich_stays_healthy(sta
         http("DELETE", f"{admin}/enrichments/javascript_script_config")
         bad_tail.close()
         good_tail.close()
+
+
+def test_changes_survive_an_enrich_restart(stack):
+    admin = stack.url("enrich")
+    assert http("PUT", f"{admin}/enrichments/anon_ip", ANON)[0] == 200
+    try:
+        old_pid = stack.service("enrich")["pid"]
+        stack.restart("enrich")
+        stack.wait_healthy("enrich", other_than=old_pid)
+        admin = stack.url("enrich")
+        _, listing = http("GET", f"{admin}/enrichments")
+        assert {e["name"]: e["enabled"] for e in listing["enrichments"]}["anon_ip"] is True
+        tail = Tail(stack.env["MINI_NSQD_TCP_ADDRESS"], "EnrichedEvents")
+        try:
+            url = f"https://shop.example.com/restarted-{uuid.uuid4().hex}"
+            send_page_view(stack, url, ip="198.51.100.23")
+            assert tsv_for(tail, url)[13] == "198.51.x.x"
+        finally:
+            tail.close()
+    finally:
+        http("DELETE", f"{stack.url('enrich')}/enrichments/anon_ip")
