@@ -10,7 +10,6 @@ import base64
 import json
 import socket
 import struct
-import time
 import urllib.request
 import uuid
 
