@@ -20,6 +20,10 @@ _VENDOR = re.compile(r"^[a-zA-Z0-9\-_.]+$")
 _NAME = re.compile(r"^[a-zA-Z0-9\-_]+$")
 
 
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 class IgluError(tornado.web.HTTPError):
     def __init__(self, status: int, message: str | None = None, body: dict | None = None):
         super().__init__(status)
@@ -70,7 +74,7 @@ class IgluHandler(tornado.web.RequestHandler):
 
     def body_json(self) -> Any:
         try:
-            value = json.loads(self.request.body or b"")
+            value = json.loads(self.request.body or b"", parse_constant=_no_constants)
         except RecursionError:
             raise IgluError(400, f"The request body is nested deeper than {self.ctx.max_json_depth} levels") from None
         except (ValueError, UnicodeDecodeError) as exc:

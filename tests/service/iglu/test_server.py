@@ -215,6 +215,7 @@ def test_error_bodies_and_bad_input_store_nothing(api, server):
         (api("PUT", "/api/schemas/com.bad/e/jsonschema/1-0-0", raw=b"{not json"), 400, None),
         (api("PUT", "/api/schemas/com.bad/e/jsonschema/1-0-0", sdj("com.bad", "e", "1-0-0", body={"type": "objekt"})), 400, None),
         (api("PUT", "/api/schemas/com.bad/e/jsonschema/1-0-0", raw=b"[" * 100 + b"]" * 100), 400, None),
+        (api("PUT", "/api/schemas/com.bad/e/jsonschema/1-0-0", raw=b'{"type": "object", "maximum": NaN}'), 400, None),
         (api("PUT", "/api/schemas/com.bad/e/jsonschema/1-0-0", raw=b" " * 100001), 413, {"message": "The payload is too large"}),
         (api("PUT", "/api/schemas/..%2F..%2Fetc/e/jsonschema/1-0-0", sdj("com.bad", "e", "1-0-0")), 400, None),
         (api("PUT", "/api/schemas/../e/jsonschema/1-0-0", sdj("..", "e", "1-0-0")), 400, None),
