@@ -105,8 +105,12 @@ async def start(settings: Settings) -> Running:
 
     async def handle(body: bytes, attempts: int) -> None:
         outcome = await state.pipeline.process(body)
-        await asyncio.gather(out.publish(bus.ENRICHED, outcome.good), out.publish(bus.BAD, outcome.bad),
-                             out.publish(bus.PII, outcome.pii))
+        sends = [out.publish(topic, bodies) for topic, bodies in
+                 ((bus.ENRICHED, outcome.good), (bus.BAD, outcome.bad), (bus.PII, outcome.pii)) if bodies]
+        if len(sends) == 1:
+            await sends[0]
+        elif sends:
+            await asyncio.gather(*sends)
         state.ledger.add(outcome)
 
     consumer = bus.Consumer(settings, bus.RAW, "enrich", handle, publisher=publisher, processor=ENRICH,

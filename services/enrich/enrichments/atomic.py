@@ -80,35 +80,38 @@ def report(message: str, path: str, keyword: str = "atomic_field_parse_error") -
     return {"message": message, "path": path, "keyword": keyword, "targets": []}
 
 
+# One lookup per parameter: name -> (field, converter or None for TSV-safe text, second field of a size).
+_SPEC: dict[str, tuple[str, Callable[[str], Any] | None, str | None]] = {
+    **{name: (field, None, None) for name, field in _TEXT.items()},
+    **{name: (field, conv, None) for name, (field, conv) in _CONVERTED.items()},
+    **{name: (w, cv.size, h) for name, (w, h) in _SIZES.items()},
+}
+
+
 def map_parameters(event: EnrichedEvent, params: Mapping[str, str | None]) -> list[dict[str, Any]]:
     """Set the fields the parameters name; return the dataReports of values that failed."""
     errors: list[dict[str, Any]] = []
-    tnuid = None
+    spec_of = _SPEC.get
+    safe = cv.safe
     for name, value in params.items():
-        if value is None:
+        spec = spec_of(name)
+        if spec is None or value is None:
             continue
-        field = _TEXT.get(name)
-        if field is not None:
-            setattr(event, field, cv.safe(value))
+        field, conv, second = spec
+        if conv is None:
+            setattr(event, field, safe(value))
             continue
-        spec = _CONVERTED.get(name)
-        if spec is not None:
-            try:
-                setattr(event, spec[0], spec[1](value))
-            except ConversionError as exc:
-                errors.append(report(str(exc), name))
+        try:
+            converted = conv(value)
+        except ConversionError as exc:
+            errors.append(report(str(exc), name))
             continue
-        pair = _SIZES.get(name)
-        if pair is not None:
-            try:
-                width, height = cv.size(value)
-            except ConversionError as exc:
-                errors.append(report(str(exc), name))
-            else:
-                setattr(event, pair[0], width)
-                setattr(event, pair[1], height)
-        elif name == "tnuid":
-            tnuid = value
+        if second is None:
+            setattr(event, field, converted)
+        else:
+            setattr(event, field, converted[0])
+            setattr(event, second, converted[1])
+    tnuid = params.get("tnuid")
     if tnuid is not None:
         event.network_userid = cv.safe(tnuid)
     return errors

@@ -36,6 +36,8 @@ class ConversionError(ValueError):
 
 def safe(value: str) -> str | None:
     """TSV-safe text: tab -> 4 spaces, control characters deleted, empty -> None."""
+    if value.isprintable():  # the usual case, checked in C; it has no control character
+        return value or None
     if _CNTRL.search(value):
         value = _CNTRL.sub("", value.replace("\t", "    "))
     return value or None

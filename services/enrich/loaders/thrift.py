@@ -87,8 +87,14 @@ def parse_querystring(qs: str, encoding: str = "UTF-8") -> list[tuple[str, str |
         if not token:
             continue
         name, eq, value = token.partition("=")
-        name = unquote_plus(name, encoding, "replace")
-        pairs.append((name, unquote_plus(value, encoding, "replace") if eq else None))
+        if "%" in name or "+" in name:
+            name = unquote_plus(name, encoding, "replace")
+        if not eq:
+            pairs.append((name, None))
+        elif "%" in value or "+" in value:
+            pairs.append((name, unquote_plus(value, encoding, "replace")))
+        else:
+            pairs.append((name, value))
     return pairs
 
 

@@ -14,24 +14,34 @@ MAX_BATCH_COUNT = 500
 
 
 class CoalescingPublisher:
-    def __init__(self, publisher: Any):
+    """``linger_s``: how long a publish may wait for others to share its MPUB (a full batch goes at once)."""
+
+    def __init__(self, publisher: Any, linger_s: float = 0.002):
         self.publisher = publisher
+        self.linger_s = linger_s
         self._pending: dict[str, list[tuple[Sequence[bytes], asyncio.Future]]] = {}
-        self._scheduled = False
+        self._count = 0
+        self._timer: asyncio.TimerHandle | None = None
 
     async def publish(self, topic: str, bodies: Sequence[bytes]) -> None:
         if not bodies:
             return
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._pending.setdefault(topic, []).append((bodies, future))
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._count += len(bodies)
+        if self._count >= MAX_BATCH_COUNT:
+            self._flush()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.linger_s, self._flush) if self.linger_s > 0 else loop.call_soon(self._flush)
         await future
 
     def _flush(self) -> None:
-        self._scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         pending, self._pending = self._pending, {}
+        self._count = 0
         for topic, items in pending.items():
             batch: list[tuple[Sequence[bytes], asyncio.Future]] = []
             size = count = 0
