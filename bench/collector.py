@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: finishes in seconds")
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per throughput run")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=64, help="keep-alive connections of the throughput runs")
+    parser.add_argument("--no-fsync", action="store_true", help="durability.fsync=false for broker and collector")
     parser.add_argument("--rate", type=float, default=1000.0, help="paced rate for the latency run")
     parser.add_argument("--serve-bare", metavar="PORT_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -196,10 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-collector-") as tmp:
         home = Path(tmp)
         tcp, http = free_port(), free_port()
-        broker = ServiceProcess("broker", "services.broker", home, env={"MINI_LOG_LEVEL": "WARNING"},
+        durability = {"MINI_DURABILITY_FSYNC": "false" if args.no_fsync else "true"}
+        broker = ServiceProcess("broker", "services.broker", home, env={"MINI_LOG_LEVEL": "WARNING", **durability},
                                 args=["--broker-tcp-port", str(tcp), "--broker-http-port", str(http)])
         collector = ServiceProcess("collector", "services.collector", home, args=["--port", "0"],
-                                   env={"MINI_NSQD_TCP_ADDRESS": f"127.0.0.1:{tcp}", "MINI_LOG_LEVEL": "WARNING"})
+                                   env={"MINI_NSQD_TCP_ADDRESS": f"127.0.0.1:{tcp}", "MINI_LOG_LEVEL": "WARNING", **durability})
         port_file = home / "bare.port"
         bare = subprocess.Popen([sys.executable, "-m", "bench.collector", "--serve-bare", str(port_file)],
                                 env=child_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -217,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             ports = {"bare": bare_port, "collector": collector.port}
 
             print(f"collector bench ({'smoke' if args.smoke else 'full'}): servers on cpu {server_cpu}, "
-                  f"load generator + broker on cpu {load_cpu}; {args.connections} keep-alive connections, {duration:.1f} s per run")
+                  f"load generator + broker on cpu {load_cpu}; {args.connections} keep-alive connections, {duration:.1f} s per run; "
+                  f"durability.fsync={'false' if args.no_fsync else 'true'}")
             results: dict[tuple[str, str], float] = {}
             for route in ("get", "post"):
                 for name in ("bare", "collector", "bare", "collector"):  # interleaved, best of two

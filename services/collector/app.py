@@ -16,6 +16,7 @@ from typing import Any
 import tornado.gen
 import tornado.httpclient
 import tornado.httpserver
+import tornado.iostream
 import tornado.netutil
 import tornado.routing
 import tornado.util
@@ -163,6 +164,8 @@ def make_sink(settings: Settings) -> Sink:
         fsync=settings["durability.fsync"],
         max_bytes=settings["collector.spool_max_bytes"],
     )
+    if spool.torn_bytes_dropped:
+        log.warning("spool: cut %d bytes of an unfinished append (never acknowledged)", spool.torn_bytes_dropped)
     if spool.depth:
         log.info("spool holds %d records from a previous run; they are replayed when the broker takes writes", spool.depth)
     return Sink(
@@ -199,7 +202,17 @@ class Collector:
         await self.sink.close(grace)
 
 
+class _RefusedReconnects(logging.Filter):
+    """Drop pynsq's traceback for each refused reconnect while the broker is down (one every 0.5 s);
+    the writer's own 'connection closed' warnings still say what is happening."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, tornado.iostream.StreamClosedError) and "_connect_callback" in record.getMessage())
+
+
 async def start(settings: Settings) -> Collector:
+    logging.getLogger("tornado.application").addFilter(_RefusedReconnects())
     sink = make_sink(settings)
     sink.start()
     app = make_app(settings, sink)

@@ -65,5 +65,5 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("collector.publish_timeout_ms", 2000, "How long a publish may wait for the broker's acknowledgement before the batch goes to the spool."),
     Setting("collector.spool_max_bytes", 1 << 30, "Largest spool; when full, tracking requests are answered 503 (trackers retry)."),
     Setting("collector.replay_batch", 500, "Records per publish when replaying the spool."),
-    Setting("collector.shutdown_grace_s", 5.0, "On shutdown, seconds to finish in-flight requests and publish pending batches."),
+    Setting("collector.shutdown_grace_s", 2.0, "On shutdown, seconds for each step: finishing in-flight requests, publishing (or spooling) pending batches, closing connections."),
 )
