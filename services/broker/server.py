@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,13 +15,13 @@ import tornado.netutil
 
 from .broker import Broker
 from .http import make_app
-from .tcp import BrokerTCPServer
+from .tcp import serve
 
 log = logging.getLogger(__name__)
 
 
 class Running:
-    def __init__(self, broker: Broker, tcp: BrokerTCPServer, http: tornado.httpserver.HTTPServer):
+    def __init__(self, broker: Broker, tcp: asyncio.AbstractServer, http: tornado.httpserver.HTTPServer):
         self.broker = broker
         self._tcp = tcp
         self._http = http
@@ -30,19 +31,19 @@ class Running:
         return self.broker.status()
 
     async def close(self) -> None:
-        self._tcp.stop()
+        self._tcp.close()
         self._http.stop()
         self.broker.close()
+        await self._tcp.wait_closed()
 
 
 async def start(settings: Any) -> Running:
     broker = Broker(settings)
     broker.open()
     address = settings["broker.address"]
-    tcp = BrokerTCPServer(broker)
-    tcp_socket = tornado.netutil.bind_sockets(int(settings["broker.tcp_port"]), address)
-    tcp.add_sockets(tcp_socket)
-    broker.tcp_port = tcp_socket[0].getsockname()[1]
+    tcp_socket = tornado.netutil.bind_sockets(int(settings["broker.tcp_port"]), address)[0]
+    tcp = await serve(broker, tcp_socket)
+    broker.tcp_port = tcp_socket.getsockname()[1]
     http = tornado.httpserver.HTTPServer(make_app(broker), max_body_size=broker.max_buffer_size)
     http_socket = tornado.netutil.bind_sockets(int(settings["broker.http_port"]), address)
     http.add_sockets(http_socket)

@@ -19,6 +19,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker.max_msg_timeout_ms", 900_000, "Largest msg_timeout a client may ask for in IDENTIFY."),
     Setting("broker.max_req_timeout_ms", 3_600_000, "Largest REQ/DPUB delay in milliseconds (nsqd --max-req-timeout)."),
     Setting("broker.max_heartbeat_interval_ms", 60_000, "Largest heartbeat_interval a client may ask for in IDENTIFY."),
+    Setting("broker.max_output_buffer_timeout_ms", 25,
+            "Cap on a client's output_buffer_timeout: message frames wait at most this long to be batched."),
     Setting("broker.segment_bytes", 64 * 1024 * 1024, "Size at which a topic's log segment is closed; finished segments are deleted."),
     Setting("broker.cache_bytes", 16 * 1024 * 1024, "Recently published bytes kept in memory per topic so consumers rarely read disk."),
     Setting("broker.tick_ms", 50, "Timer resolution for msg_timeout, REQ/DPUB delays and channel checkpoints."),

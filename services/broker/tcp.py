@@ -1,8 +1,9 @@
 """The TCP side: one :class:`Connection` per client speaking NSQ protocol V2 as nsqd 1.3 does.
 
-Commands are read and executed in order; publish answers wait for the group commit but keep their
-order (pynsq matches answers to publishes FIFO), so a client may pipeline many publishes.  Message
-frames and heartbeats are written as they come, coalesced into one socket write per loop turn.
+Input is parsed straight from the socket's data callbacks (a burst of FINs costs one wake-up),
+commands run in order, and publish answers wait for the group commit but keep their order (pynsq
+matches answers to publishes FIFO), so clients may pipeline.  Message frames are buffered like
+nsqd's (``output_buffer_size``/``output_buffer_timeout``); responses are flushed at once.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
-from tornado.tcpserver import TCPServer
-
 from . import protocol
+from .commands import CLOSING, COMMANDS, INIT, SUBSCRIBED
 from .protocol import ClientError, fatal
 
 if TYPE_CHECKING:
@@ -25,27 +25,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INIT, SUBSCRIBED, CLOSING = "init", "subscribed", "closing"
 MAX_LINE = 64 * 1024
-MAX_PENDING = 512  # unanswered publishes per connection before the reader waits
+MAX_PENDING = 512  # unanswered publishes per connection before reading pauses
+LINE, SIZE, BODY, MAGIC = range(4)
 
 
-class BrokerTCPServer(TCPServer):
+async def serve(broker: "Broker", sock: socket.socket) -> asyncio.AbstractServer:
+    """Accept NSQ clients on a bound socket (on the running Tornado/asyncio loop)."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: Connection(broker), sock=sock)
+
+
+class Connection(asyncio.Protocol):
     def __init__(self, broker: "Broker"):
-        super().__init__(max_buffer_size=broker.max_buffer_size)
-        self.broker = broker
-
-    async def handle_stream(self, stream: IOStream, address: Any) -> None:
-        conn = Connection(self.broker, stream, address)
-        await conn.run()
-
-
-class Connection:
-    def __init__(self, broker: "Broker", stream: IOStream, address: Any):
         self.broker = broker
         self.settings = broker.settings
-        self.stream = stream
-        self.address = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        self.transport: asyncio.Transport | None = None
+        self.address = "?"
         self.negotiated = protocol.Negotiated(self.settings)
         self.state = INIT
         self.channel: "Channel | None" = None
@@ -55,12 +51,116 @@ class Connection:
         self.connect_ts = int(time.time())
         self.last_read = time.monotonic()
         self.last_heartbeat = time.monotonic()
-        self.counters = collections.Counter()
+        self.message_count = self.finish_count = self.requeue_count = 0
+        self._in = bytearray()
+        self._pos = 0
+        self._phase = MAGIC
+        self._command: tuple | None = None  # (run, params, size check) while a body is awaited
+        self._need = 4
         self._out: list[bytes] = []
+        self._out_bytes = 0
         self._flush_scheduled = False
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._buffer_timeout = self._output_timeout()
         self._pending: collections.deque[list] = collections.deque()
+        self._paused = False
         self._closing = False
         self.closed = False
+
+    # -- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.address = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.broker.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_read = time.monotonic()
+        self._in += data
+        try:
+            self._parse()
+        except ClientError as err:
+            self.respond(None, error=err)
+        if self._pos and (self._pos >= len(self._in) or self._pos > 1 << 20):
+            del self._in[:self._pos]
+            self._pos = 0
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close()
+
+    # -- input --------------------------------------------------------------------------
+
+    def _parse(self) -> None:
+        buf = self._in
+        while not self._closing and not self.closed:
+            available = len(buf) - self._pos
+            if self._phase == LINE:
+                end = buf.find(b"\n", self._pos)
+                if end < 0:
+                    if available > MAX_LINE:
+                        raise fatal("E_INVALID", "command line too long")
+                    return
+                line = bytes(buf[self._pos:end])
+                self._pos = end + 1
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                params = line.split(b" ")
+                entry = COMMANDS.get(params[0])
+                if entry is None:
+                    raise fatal("E_INVALID", f"invalid command {params[0].decode(errors='replace')}")
+                run, body = entry
+                if body is None:
+                    try:
+                        run(self, params)
+                    except ClientError as err:
+                        self.respond(None, error=err)
+                    continue
+                check_line, check_size = body
+                check_line(self, params)
+                self._command = (run, params, check_size)
+                self._phase, self._need = SIZE, 4
+            elif available < self._need:
+                return
+            elif self._phase == SIZE:
+                (size,) = protocol.INT32.unpack_from(buf, self._pos)
+                self._pos += 4
+                problem = self._command[2](self, size)
+                if problem is not None:
+                    raise problem
+                self._phase, self._need = BODY, size
+            elif self._phase == BODY:
+                data = bytes(buf[self._pos:self._pos + self._need])
+                self._pos += self._need
+                run, params, _ = self._command
+                self._command = None
+                self._phase, self._need = LINE, 0
+                run(self, params, data)
+                if len(self._pending) > MAX_PENDING and not self._paused:
+                    self._paused = True
+                    self.transport.pause_reading()
+            else:  # MAGIC
+                magic = bytes(buf[self._pos:self._pos + 4])
+                self._pos += 4
+                if magic != protocol.MAGIC_V2:
+                    self._closing = True
+                    self._write(protocol.frame(protocol.FRAME_ERROR, b"E_BAD_PROTOCOL"))
+                    self._flush()
+                    self.close()
+                    return
+                self._phase, self._need = LINE, 0
+
+    def identified(self) -> None:
+        self.msg_timeout_ms = self.negotiated.msg_timeout_ms
+        self._buffer_timeout = self._output_timeout()
+
+    def _output_timeout(self) -> float:
+        # The client's output_buffer_timeout, capped so a trickle of messages is never held long.
+        cap = int(self.settings["broker.max_output_buffer_timeout_ms"])
+        return min(self.negotiated.output_buffer_timeout, cap) / 1000
 
     # -- what a channel calls -----------------------------------------------------------
 
@@ -70,8 +170,17 @@ class Connection:
         return self.ready_count - len(self.in_flight)
 
     def send_message(self, data: bytes) -> None:
-        self.counters["message_count"] += 1
-        self._write(data)
+        """Buffer a message frame as nsqd does: flush when ``output_buffer_size`` bytes wait, when
+        the client's RDY is used up, or after ``output_buffer_timeout``."""
+        self.message_count += 1
+        if self.closed:
+            return
+        self._out.append(data)
+        self._out_bytes += len(data)
+        if self._out_bytes >= self.negotiated.output_buffer_size or self.capacity() <= 0:
+            self._schedule_flush()
+        elif self._flush_timer is None and not self._flush_scheduled:
+            self._flush_timer = asyncio.get_running_loop().call_later(self._buffer_timeout, self._flush)
 
     def kick(self) -> None:
         """Disconnect (the channel or topic was deleted)."""
@@ -84,24 +193,26 @@ class Connection:
         if self.closed:
             return
         self._out.append(data)
+        self._out_bytes += len(data)
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self.closed or not self._out:
-            self._out.clear()
-            return
-        data = b"".join(self._out)
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if self._out and not self.closed and self.transport is not None:
+            self.transport.write(b"".join(self._out))
         self._out.clear()
-        try:
-            self.stream.write(data)
-        except StreamClosedError:
-            self.close()
+        self._out_bytes = 0
 
-    def _respond(self, data: bytes | None, after: asyncio.Future | None = None,
-                 error: ClientError | None = None, fail: str = "") -> None:
+    def respond(self, data: bytes | None, after: asyncio.Future | None = None,
+                error: ClientError | None = None, fail: tuple[str, str] | None = None) -> None:
         """Queue a response (or error) behind earlier ones; ``after`` delays it until resolved."""
         self._pending.append([after, data, error, fail])
         if after is not None and not after.done():
@@ -114,26 +225,31 @@ class Connection:
         while pending:
             after, data, error, fail = pending[0]
             if after is not None and not after.done():
-                return
+                break
             pending.popleft()
-            if after is not None and after.exception() is not None:
-                code = fail.split(" ", 1)[0]
-                error = fatal(code, f"{fail.split(' ', 1)[1]} {after.exception()}")
+            if after is not None and not after.cancelled() and after.exception() is not None:
+                error = fatal(fail[0], f"{fail[1]} {after.exception()}")
             if error is not None:
-                self.counters["errors"] += 1
                 self.broker.counters["client_errors"] += 1
                 self._write(error.frame())
                 if error.fatal:
                     self._closing = True
                     pending.clear()
-                    asyncio.get_running_loop().call_soon(self._close_after_flush)
+                    self._flush()
+                    self.close()
                     return
             elif data is not None:
                 self._write(protocol.response(data))
+        if self._paused and len(pending) <= MAX_PENDING // 2 and not self.closed:
+            self._paused = False
+            self.transport.resume_reading()
+            self._parse_safely()
 
-    def _close_after_flush(self) -> None:
-        self._flush()
-        self.close()
+    def _parse_safely(self) -> None:
+        try:
+            self._parse()
+        except ClientError as err:
+            self.respond(None, error=err)
 
     def heartbeat(self, now: float) -> None:
         """Called by the broker's ticker: send ``_heartbeat_``; drop a client silent for 2 intervals."""
@@ -148,204 +264,6 @@ class Connection:
             self.last_heartbeat = now
             self._write(protocol.response(protocol.HEARTBEAT))
 
-    # -- input --------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        self.broker.connections.add(self)
-        try:
-            magic = await self.stream.read_bytes(4)
-            if magic != protocol.MAGIC_V2:
-                self._write(protocol.frame(protocol.FRAME_ERROR, b"E_BAD_PROTOCOL"))
-                self._flush()
-                return
-            while not self._closing and not self.closed:
-                line = await self.stream.read_until(b"\n", max_bytes=MAX_LINE)
-                self.last_read = time.monotonic()
-                line = line[:-1]
-                if line.endswith(b"\r"):
-                    line = line[:-1]
-                params = line.split(b" ")
-                try:
-                    await self._dispatch(params)
-                except ClientError as err:
-                    self._respond(None, error=err)
-                if len(self._pending) > MAX_PENDING:
-                    await _settled(self._pending[-1][0])
-        except (StreamClosedError, UnsatisfiableReadError):
-            pass
-        finally:
-            self.close()
-
-    async def _read_size(self) -> int | None:
-        try:
-            raw = await self.stream.read_bytes(4)
-        except StreamClosedError:
-            return None
-        self.last_read = time.monotonic()
-        return protocol.INT32.unpack(raw)[0]
-
-    async def _read_body(self, size: int) -> bytes:
-        body = await self.stream.read_bytes(size) if size else b""
-        self.last_read = time.monotonic()
-        return body
-
-    async def _dispatch(self, params: list[bytes]) -> None:
-        command = params[0]
-        handler = _COMMANDS.get(command)
-        if handler is None:
-            raise fatal("E_INVALID", f"invalid command {command.decode(errors='replace')}")
-        self.counters["commands"] += 1
-        await handler(self, params)
-
-    # -- commands -----------------------------------------------------------------------
-
-    async def _identify(self, params: list[bytes]) -> None:
-        if self.state != INIT:
-            raise fatal("E_INVALID", "cannot IDENTIFY in current state")
-        size = await self._read_size()
-        if size is None:
-            raise fatal("E_BAD_BODY", "IDENTIFY failed to read body size")
-        if size <= 0 or size > int(self.settings["broker.max_body_size"]):
-            raise fatal("E_BAD_BODY", f"IDENTIFY invalid body size {size}")
-        body = await self._read_body(size)
-        answer = self.negotiated.apply(body)
-        self.msg_timeout_ms = self.negotiated.msg_timeout_ms
-        self._respond(answer)
-
-    async def _sub(self, params: list[bytes]) -> None:
-        if self.state != INIT:
-            raise fatal("E_INVALID", "cannot SUB in current state")
-        if self.negotiated.heartbeat_ms <= 0:
-            raise fatal("E_INVALID", "cannot SUB with heartbeats disabled")
-        if len(params) < 3:
-            raise fatal("E_INVALID", "SUB insufficient number of parameters")
-        topic_name, channel_name = _text(params[1]), _text(params[2])
-        if not protocol.valid_name(topic_name):
-            raise fatal("E_BAD_TOPIC", f"SUB topic name {_quote(topic_name)} is not valid")
-        if not protocol.valid_name(channel_name):
-            raise fatal("E_BAD_CHANNEL", f"SUB channel name {_quote(channel_name)} is not valid")
-        channel = self.broker.get_topic(topic_name).get_channel(channel_name)
-        self.channel = channel
-        self.state = SUBSCRIBED
-        channel.add_client(self)
-        self._respond(protocol.OK)
-
-    async def _rdy(self, params: list[bytes]) -> None:
-        if self.state == CLOSING:
-            return  # nsqd ignores RDY after CLS
-        if self.state != SUBSCRIBED:
-            raise fatal("E_INVALID", "cannot RDY in current state")
-        count = 1
-        if len(params) > 1:
-            parsed = protocol.parse_int(params[1])
-            if parsed is None:
-                raise fatal("E_INVALID", f"RDY could not parse count {_text(params[1])}")
-            count = parsed
-        max_rdy = int(self.settings["broker.max_rdy_count"])
-        if count < 0 or count > max_rdy:
-            raise fatal("E_INVALID", f"RDY count {count} out of range 0-{max_rdy}")
-        self.ready_count = count
-        if self.channel is not None:
-            self.channel.pump()
-
-    def _message_id(self, params: list[bytes], verb: str, needed: int) -> tuple[bytes, int | None]:
-        if self.state not in (SUBSCRIBED, CLOSING) or self.channel is None:
-            raise fatal("E_INVALID", f"cannot {verb} in current state")
-        if len(params) < needed:
-            raise fatal("E_INVALID", f"{verb} insufficient number of params")
-        raw = params[1]
-        if len(raw) != protocol.ID_LENGTH:
-            raise fatal("E_INVALID", "invalid message ID")
-        return raw, protocol.parse_message_id(raw)
-
-    async def _fin(self, params: list[bytes]) -> None:
-        raw, seq = self._message_id(params, "FIN", 2)
-        self.channel.finish(self, seq, raw)
-        self.counters["finish_count"] += 1
-
-    async def _req(self, params: list[bytes]) -> None:
-        raw, seq = self._message_id(params, "REQ", 3)
-        delay = protocol.parse_int(params[2])
-        if delay is None:
-            raise fatal("E_INVALID", f"REQ could not parse timeout {_text(params[2])}")
-        # nsqd 1.x clamps an out-of-range REQ delay instead of failing.
-        delay = min(max(delay, 0), int(self.settings["broker.max_req_timeout_ms"]))
-        self.channel.requeue(self, seq, raw, delay)
-        self.counters["requeue_count"] += 1
-
-    async def _touch(self, params: list[bytes]) -> None:
-        raw, seq = self._message_id(params, "TOUCH", 2)
-        self.channel.touch(self, seq, raw)
-
-    async def _nop(self, params: list[bytes]) -> None:
-        return None
-
-    async def _cls(self, params: list[bytes]) -> None:
-        if self.state != SUBSCRIBED:
-            raise fatal("E_INVALID", "cannot CLS in current state")
-        self.state = CLOSING
-        self._respond(protocol.CLOSE_WAIT)
-
-    async def _auth(self, params: list[bytes]) -> None:
-        raise fatal("E_AUTH_DISABLED", "AUTH disabled")
-
-    def _topic(self, params: list[bytes], verb: str, needed: int) -> str:
-        if len(params) < needed:
-            raise fatal("E_INVALID", f"{verb} insufficient number of parameters")
-        name = _text(params[1])
-        if not protocol.valid_name(name):
-            raise fatal("E_BAD_TOPIC", f"{verb} topic name {_quote(name)} is not valid")
-        return name
-
-    async def _message_body(self, verb: str) -> bytes:
-        size = await self._read_size()
-        if size is None:
-            raise fatal("E_BAD_MESSAGE", f"{verb} failed to read message body size")
-        if size <= 0:
-            raise fatal("E_BAD_MESSAGE", f"{verb} invalid message body size {size}")
-        max_size = int(self.settings["broker.max_msg_size"])
-        if size > max_size:
-            raise fatal("E_BAD_MESSAGE", f"{verb} message too big {size} > {max_size}")
-        return await self._read_body(size)
-
-    def _put(self, topic_name: str, bodies: list[bytes], defer_ms: int, verb: str, code: str) -> None:
-        try:
-            done = self.broker.get_topic(topic_name).put(bodies, defer_ms)
-        except OSError as exc:
-            raise fatal(code, f"{verb} failed {exc}") from None
-        self.broker.counters["published"] += len(bodies)
-        self._respond(protocol.OK, after=done, fail=f"{code} {verb} failed")
-
-    async def _pub(self, params: list[bytes]) -> None:
-        name = self._topic(params, "PUB", 2)
-        body = await self._message_body("PUB")
-        self._put(name, [body], 0, "PUB", "E_PUB_FAILED")
-
-    async def _dpub(self, params: list[bytes]) -> None:
-        name = self._topic(params, "DPUB", 3)
-        delay = protocol.parse_int(params[2])
-        if delay is None:
-            raise fatal("E_INVALID", f"DPUB could not parse timeout {_text(params[2])}")
-        max_req = int(self.settings["broker.max_req_timeout_ms"])
-        if delay < 0 or delay > max_req:
-            raise fatal("E_INVALID", f"DPUB timeout {delay} out of range 0-{max_req}")
-        body = await self._message_body("DPUB")
-        self._put(name, [body], delay, "DPUB", "E_DPUB_FAILED")
-
-    async def _mpub(self, params: list[bytes]) -> None:
-        name = self._topic(params, "MPUB", 2)
-        size = await self._read_size()
-        if size is None:
-            raise fatal("E_BAD_BODY", "MPUB failed to read body size")
-        if size <= 0:
-            raise fatal("E_BAD_BODY", f"MPUB invalid body size {size}")
-        max_body = int(self.settings["broker.max_body_size"])
-        if size > max_body:
-            raise fatal("E_BAD_BODY", f"MPUB body too big {size} > {max_body}")
-        body = await self._read_body(size)
-        bodies = protocol.parse_mpub(body, int(self.settings["broker.max_msg_size"]))
-        self._put(name, bodies, 0, "MPUB", "E_MPUB_FAILED")
-
     # -- teardown -----------------------------------------------------------------------
 
     def close(self) -> None:
@@ -357,12 +275,11 @@ class Connection:
         channel, self.channel = self.channel, None
         if channel is not None:
             channel.remove_client(self)
-        if not self.stream.closed():
-            self.stream.close()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()  # sends what is buffered, then closes
 
     def stats(self) -> dict[str, Any]:
         n = self.negotiated
-        host, _, port = self.address.rpartition(":")
         return {
             "client_id": n.client_id,
             "hostname": n.hostname,
@@ -371,9 +288,9 @@ class Connection:
             "state": {INIT: 1, SUBSCRIBED: 3, CLOSING: 4}[self.state],
             "ready_count": self.ready_count,
             "in_flight_count": len(self.in_flight),
-            "message_count": self.counters["message_count"],
-            "finish_count": self.counters["finish_count"],
-            "requeue_count": self.counters["requeue_count"],
+            "message_count": self.message_count,
+            "finish_count": self.finish_count,
+            "requeue_count": self.requeue_count,
             "connect_ts": self.connect_ts,
             "sample_rate": n.sample_rate,
             "deflate": False,
@@ -383,33 +300,3 @@ class Connection:
             "output_buffer_size": n.output_buffer_size,
             "output_buffer_timeout": n.output_buffer_timeout,
         }
-
-
-async def _settled(future: asyncio.Future | None) -> None:
-    if future is not None and not future.done():
-        await asyncio.wait([future])
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace")
-
-
-def _quote(name: str) -> str:
-    # Go's %q, as nsqd formats names in its errors.
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-_COMMANDS = {
-    b"IDENTIFY": Connection._identify,
-    b"SUB": Connection._sub,
-    b"RDY": Connection._rdy,
-    b"FIN": Connection._fin,
-    b"REQ": Connection._req,
-    b"TOUCH": Connection._touch,
-    b"NOP": Connection._nop,
-    b"CLS": Connection._cls,
-    b"AUTH": Connection._auth,
-    b"PUB": Connection._pub,
-    b"MPUB": Connection._mpub,
-    b"DPUB": Connection._dpub,
-}

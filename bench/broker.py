@@ -1,0 +1,190 @@
+"""Broker throughput and memory: 1 KB messages, pynsq Writer (MPUB batches) → broker → pynsq Reader,
+durable mode (fdatasync group commit), beside a raw Tornado TCP echo of the same bytes in this run.
+
+``python -m bench.broker [--smoke] [--messages N] [--no-fsync]``.  The writer is paced so the
+backlog stays bounded; broker RSS is sampled at 10 % and 100 % of the run.  Prints, never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nsq
+import psutil
+import tornado.iostream
+import tornado.tcpclient
+import tornado.tcpserver
+
+from mini_kernel.testing.processes import ServiceProcess
+
+SIZE = 1024
+BATCH = 100
+WINDOW = 8  # MPUBs in flight
+MAX_BACKLOG = 20_000  # published but not yet received
+
+
+async def through_broker(address: str, total: int, rss) -> dict:
+    received = 0
+    marks: dict[str, float] = {}
+    done = asyncio.get_running_loop().create_future()
+    body = b"m" * SIZE
+
+    def on_message(message: nsq.Message) -> bool:
+        nonlocal received
+        received += 1
+        if received == total // 10:
+            marks["rss_10"] = rss()
+        if received >= total and not done.done():
+            done.set_result(time.perf_counter())
+        return True
+
+    reader = nsq.Reader(topic="bench", channel="c", nsqd_tcp_addresses=[address], message_handler=on_message,
+                        max_in_flight=2000, max_tries=0)
+    writer = nsq.Writer([address])
+    while not any(c.connected() for c in writer.conns.values()) or not reader.conns:
+        await asyncio.sleep(0.01)
+    window = asyncio.Semaphore(WINDOW)
+    failures = 0
+
+    def published(conn, data) -> None:
+        nonlocal failures
+        if data != b"OK":
+            failures += 1
+        window.release()
+
+    started = time.perf_counter()
+    sent = 0
+    peak_backlog = 0
+    while sent < total:
+        await window.acquire()
+        while sent - received > MAX_BACKLOG:
+            await asyncio.sleep(0.002)
+        n = min(BATCH, total - sent)
+        writer.mpub("bench", [body] * n, callback=published)
+        sent += n
+        peak_backlog = max(peak_backlog, sent - received)
+    finished = await asyncio.wait_for(done, 600)
+    marks["rss_100"] = rss()
+    reader.close()
+    for conn in list(writer.conns.values()):
+        conn.close()
+    seconds = finished - started
+    return {"messages": total, "seconds": seconds, "msgs_per_s": total / seconds, "failures": failures,
+            "peak_backlog": peak_backlog, **marks}
+
+
+class Echo(tornado.tcpserver.TCPServer):
+    async def handle_stream(self, stream, address) -> None:
+        try:
+            while True:
+                head = await stream.read_bytes(4)
+                (size,) = struct.unpack(">i", head)
+                await stream.write(head + await stream.read_bytes(size))
+        except tornado.iostream.StreamClosedError:
+            pass
+
+
+def echo_server() -> None:
+    """Run in a child process, like the broker: print the port, echo frames until killed."""
+    async def main():
+        server = Echo()
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server.add_sockets(sockets)
+        print(sockets[0].getsockname()[1], flush=True)
+        await asyncio.Event().wait()
+
+    import tornado.netutil
+
+    asyncio.run(main())
+
+
+async def raw_round_trip(port: int, total: int) -> dict:
+    """The same bytes both ways (an MPUB-sized frame out, echoed back) with the same pipelining."""
+    stream = await tornado.tcpclient.TCPClient().connect("127.0.0.1", port)
+    payload = struct.pack(">i", BATCH) + b"".join(struct.pack(">i", SIZE) + b"m" * SIZE for _ in range(BATCH))
+    frame = struct.pack(">i", len(payload)) + payload
+    batches = total // BATCH
+    started = time.perf_counter()
+
+    window = asyncio.Semaphore(WINDOW)
+
+    async def reader():
+        for _ in range(batches):
+            head = await stream.read_bytes(4)
+            await stream.read_bytes(struct.unpack(">i", head)[0])
+            window.release()
+
+    task = asyncio.ensure_future(reader())
+    for _ in range(batches):
+        await window.acquire()
+        stream.write(frame)
+    await task
+    seconds = time.perf_counter() - started
+    stream.close()
+    return {"messages": batches * BATCH, "seconds": seconds, "msgs_per_s": batches * BATCH / seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.broker", description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="about 2,000 messages")
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--no-fsync", action="store_true", help="acknowledge on write to the OS")
+    parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.echo_server:
+        echo_server()
+        return 0
+    total = 2_000 if args.smoke else args.messages
+    with tempfile.TemporaryDirectory(prefix="bench-broker-") as tmp:
+        env = {"MINI_DURABILITY_FSYNC": "false" if args.no_fsync else "true", "MINI_LOG_LEVEL": "WARNING"}
+        broker = ServiceProcess("broker", "services.broker", Path(tmp), env=env).start()
+        echo = subprocess.Popen([sys.executable, "-m", "bench.broker", "--echo-server"], stdout=subprocess.PIPE,
+                                text=True, cwd=Path(__file__).resolve().parents[1])
+        try:
+            process = psutil.Process(broker.proc.pid)
+            rss = lambda: process.memory_info().rss / 2**20  # noqa: E731  (MiB)
+            rss_start = rss()
+            cpu0, own0 = sum(process.cpu_times()[:2]), sum(psutil.Process().cpu_times()[:2])
+            result = asyncio.run(through_broker(f"127.0.0.1:{broker.port}", total, rss))
+            cpu_broker = sum(process.cpu_times()[:2]) - cpu0
+            cpu_clients = sum(psutil.Process().cpu_times()[:2]) - own0
+            status = json.loads(_get(f"{broker.url}/status"))
+            port = int(echo.stdout.readline())
+            raw = asyncio.run(raw_round_trip(port, total))
+        finally:
+            echo.kill()
+            echo.wait()
+            broker.stop()
+    mode = "os-write" if args.no_fsync else "fdatasync group commit"
+    print(f"broker ({mode}): {result['messages']:,} x {SIZE} B in {result['seconds']:.1f} s = "
+          f"{result['msgs_per_s']:,.0f} msgs/s (failures {result['failures']}, peak backlog {result['peak_backlog']:,})")
+    print(f"raw tornado TCP echo of the same bytes: {raw['msgs_per_s']:,.0f} msgs/s "
+          f"-> broker/raw ratio {result['msgs_per_s'] / raw['msgs_per_s']:.2f}")
+    counters = status["counters"]
+    per_pass = counters["published"] / max(counters["fsync_passes"], 1)
+    print(f"fsync passes {counters['fsync_passes']:,} ({per_pass:.0f} msgs each), {counters['fsync_seconds']:.1f} s syncing")
+    print(f"CPU: broker {cpu_broker:.1f} s ({1e6 * cpu_broker / total:.0f} us/msg), "
+          f"pynsq writer+reader {cpu_clients:.1f} s ({1e6 * cpu_clients / total:.0f} us/msg)")
+    growth = result["rss_100"] - result.get("rss_10", result["rss_100"])
+    print(f"broker RSS: start {rss_start:.1f} MiB, at 10% {result.get('rss_10', float('nan')):.1f} MiB, "
+          f"at 100% {result['rss_100']:.1f} MiB (growth 10%->100%: {growth:+.1f} MiB)")
+    return 0
+
+
+def _get(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read().decode()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
