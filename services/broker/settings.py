@@ -22,8 +22,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker.max_output_buffer_timeout_ms", 25,
             "Cap on a client's output_buffer_timeout: message frames wait at most this long to be batched."),
     Setting("broker.segment_bytes", 64 * 1024 * 1024, "Size at which a topic's log segment is closed; finished segments are deleted."),
-    Setting("broker.cache_bytes", 16 * 1024 * 1024, "Recently published bytes kept in memory per topic so consumers rarely read disk."),
+    Setting("broker.cache_bytes", 4 * 1024 * 1024, "Recently published bytes kept in memory per topic so consumers rarely read disk."),
     Setting("broker.tick_ms", 50, "Timer resolution for msg_timeout, REQ/DPUB delays and channel checkpoints."),
-    Setting("broker.checkpoint_ms", 1000, "How often channel cursors and finished sets are checkpointed to disk."),
+    Setting("broker.checkpoint_ms", 1000, "How often channel cursors and unfinished sets are checkpointed to disk (FINs in between go to an ack file)."),
     Setting("broker.version", "1.3.0", "nsqd version the broker reports in IDENTIFY, /info and /lookup."),
 )
