@@ -152,28 +152,31 @@ class MiniStack:
 
 
 # -- pytest fixtures (re-exported by mini_kernel.pytest_plugin) ---------------------------------------
-import pytest  # noqa: E402  (test support only; the class above works without pytest)
+try:
+    import pytest
+except ImportError:  # MiniStack works without pytest (notebooks, scripts); only the fixtures need it
+    pytest = None
 
+if pytest is not None:
 
-@pytest.fixture
-def mini_stack_factory(tmp_path_factory):
-    """Start isolated stacks: ``mini_stack_factory(services=("broker",), env={...})``; all torn down after."""
-    stacks: list[MiniStack] = []
+    @pytest.fixture
+    def mini_stack_factory(tmp_path_factory):
+        """Start isolated stacks: ``mini_stack_factory(services=("broker",), env={...})``; all torn down after."""
+        stacks: list[MiniStack] = []
 
-    def _make(services: Iterable[str] | None = None, env: Mapping[str, str] | None = None, port: int = 0,
-              start: bool = True) -> MiniStack:
-        stack = MiniStack(tmp_path_factory.mktemp("mini-stack"), port=port, env=env, services=services)
-        stacks.append(stack)
-        return stack.up() if start else stack
+        def _make(services: Iterable[str] | None = None, env: Mapping[str, str] | None = None, port: int = 0,
+                  start: bool = True) -> MiniStack:
+            stack = MiniStack(tmp_path_factory.mktemp("mini-stack"), port=port, env=env, services=services)
+            stacks.append(stack)
+            return stack.up() if start else stack
 
-    yield _make
-    for stack in reversed(stacks):
+        yield _make
+        for stack in reversed(stacks):
+            stack.down()
+
+    @pytest.fixture(scope="module")
+    def mini_stack(tmp_path_factory):
+        """The whole stack (every service in the topology that exists), shared by one test module."""
+        stack = MiniStack(tmp_path_factory.mktemp("mini-stack")).up()
+        yield stack
         stack.down()
-
-
-@pytest.fixture(scope="module")
-def mini_stack(tmp_path_factory):
-    """The whole stack (every service in the topology that exists), shared by one test module."""
-    stack = MiniStack(tmp_path_factory.mktemp("mini-stack")).up()
-    yield stack
-    stack.down()

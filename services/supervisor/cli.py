@@ -87,7 +87,7 @@ def _start(args: argparse.Namespace) -> tuple[Stack, subprocess.Popen, dict[str,
     home = args.home
     stack = Stack(home)
     info = stack.info()
-    if info is not None:
+    if info is not None and stack.running():  # (a stale run file whose pid was reused does not count)
         print(f"mini: a Mini stack is already running for {home} (supervisor pid {info['pid']}); "
               f"see `mini status --data-dir {home}`, stop it with `mini down --data-dir {home}`", file=sys.stderr)
         return 1
