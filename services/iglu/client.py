@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from .core import ParseError, SchemaCriterion, SchemaKey, parse_sdj
 from .resolver import Resolved, ResolutionFailure, Resolver, build_repos, cache_params
 from .validation import DEFAULT_MAX_DEPTH
 
-PROJECT_REGISTRY = Path(__file__).resolve().parent.parent / "config" / "iglu"
-DEFAULT_RESOLVER = Path(__file__).resolve().parent.parent / "config" / "resolver.json"
+VALIDATION_INFO = "iglu:com.snowplowanalytics.iglu/validation_info/jsonschema/1-0-0"
 
 
 @dataclasses.dataclass
@@ -31,6 +29,13 @@ class CheckResult:
     error: dict | None = None
     superseded_by: str | None = None
     data: Any = None
+
+    def validation_info(self) -> dict | None:
+        """The derived context Enrich adds when a superseding schema was used (iglu.md §1.5 item 7)."""
+        if not self.superseded_by or not self.schema_key:
+            return None
+        return {"schema": VALIDATION_INFO,
+                "data": {"originalSchema": self.schema_key, "validatedWith": self.superseded_by}}
 
     @property
     def criterion_mismatch(self) -> bool:
@@ -155,7 +160,3 @@ def _validate(key: SchemaKey, data: Any, crit: str | None, resolved: Resolved) -
     if resolved.superseded_by:
         error["supersededBy"] = resolved.superseded_by
     return CheckResult(False, key.uri, crit, error=error, superseded_by=resolved.superseded_by, data=data)
-
-
-def load_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -6,9 +6,8 @@ from .http import call
 from .test_tools import write_tree
 
 
-def test_iglu_server_through_the_collector_mount(spawn, tmp_path):
-    iglu = spawn("iglu", "services.iglu")
-    key = iglu.info()["api_key"]
+def test_iglu_server_through_the_collector_mount(iglu_server, spawn, tmp_path):
+    iglu, key = iglu_server, iglu_server.api_key
     collector = spawn("collector", "services.collector", env={
         "MINI_COLLECTOR_MOUNTS": f"/iglu-server={iglu.url}", "MINI_COLLECTOR_PORT": "0",
         # No broker is needed for the mount; the collector spools tracking payloads meanwhile.

@@ -135,6 +135,8 @@ def test_cli_exit_codes_and_output(tmp_path, capsys):
     write(tmp_path, "1-0-1", properties={"p": {"description": "d", "type": "integer", "minimum": 3, "maximum": 1}})
     assert cli.main(["iglu", "lint", str(tmp_path)]) == 1
     assert "FAILURE: Schema [com.acme/s/jsonschema/1-0-1] contains 1 following issues" in capsys.readouterr().out
+    assert cli.main(["iglu", "lint", "--skip-schemas", "iglu:com.acme/s/jsonschema/1-0-1", str(tmp_path)]) == 0
+    assert "TOTAL: 1 valid schemas" in capsys.readouterr().out
     assert cli.main(["iglu", "lint", "--skip-checks", "numericMinimumMaximum", str(tmp_path)]) == 2
     assert cli.main(["iglu", "lint", "--json", str(tmp_path)]) == 1
     assert json.loads(capsys.readouterr().out)["ok"] is False

@@ -197,6 +197,8 @@ def test_superseding(tmp_path):
     client = IgluClient.from_resolver_config(config(embedded("mine", tmp_path)))
     ok = run(client.check({"schema": KEY, "data": {"n": 1, "m": 2}}))
     assert ok.ok and ok.superseded_by == "1-0-1" and ok.schema_key == KEY
+    assert ok.validation_info() == {"schema": "iglu:com.snowplowanalytics.iglu/validation_info/jsonschema/1-0-0",
+                                    "data": {"originalSchema": KEY, "validatedWith": "1-0-1"}}
     bad = run(client.check({"schema": KEY, "data": {"n": "x"}}))
     assert bad.error["supersededBy"] == "1-0-1" and bad.error["dataReports"][0]["keyword"] == "type"
 
