@@ -85,6 +85,9 @@ class Child:
             self._spawn()
             became_ready = await self._wait_ready()
             self.attempted.set()
+            if not became_ready and self.wanted and self.alive():
+                # Hung before answering /health: stop it, so the loop below restarts it with backoff.
+                await self._terminate(5.0)
             code = await self._wait_exit()
             self.ready.clear()
             if not self.wanted:
@@ -154,19 +157,22 @@ class Child:
         self.wake.set()
         if self.alive():
             self.state = "stopping"
-            self.proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while self.alive() and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            if self.alive():
-                log.warning("%s did not stop within %.1f s; killing it", self.name, timeout)
-                self.proc.kill()
-                while self.alive():
-                    await asyncio.sleep(0.05)
+            await self._terminate(timeout)
         if self.task is not None:
             await asyncio.gather(self.task, return_exceptions=True)
         self.ready.clear()
         self.state = "stopped"
+
+    async def _terminate(self, timeout: float) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.alive():
+            log.warning("%s did not stop within %.1f s; killing it", self.name, timeout)
+            self.proc.kill()
+            while self.alive():
+                await asyncio.sleep(0.05)
 
     # -- status -------------------------------------------------------------------------------
     async def status(self) -> dict[str, Any]:

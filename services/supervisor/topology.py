@@ -120,10 +120,10 @@ def by_name(name: str) -> Service:
     raise KeyError(f"unknown service {name!r} (known: {', '.join(s.name for s in SERVICES)})")
 
 
-def layers(services: tuple[Service, ...] = SERVICES) -> list[list[Service]]:
+def layers(services: tuple[Service, ...] | None = None) -> list[list[Service]]:
     """Services grouped by layer, in start order."""
     out: dict[int, list[Service]] = {}
-    for service in services:
+    for service in SERVICES if services is None else services:
         out.setdefault(service.layer, []).append(service)
     return [out[layer] for layer in sorted(out)]
 

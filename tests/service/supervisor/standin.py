@@ -1,0 +1,40 @@
+"""A stand-in service for supervisor tests: ``/health`` on a free port, run file with the peer address
+it was given (``MINI_STANDIN_PEER``); ``STANDIN_HANG=1`` makes it hang before ever serving."""
+
+import asyncio
+import os
+import sys
+
+import tornado.web
+
+from services.common import service
+from services.common.http import HealthHandler
+
+
+class Running:
+    def __init__(self, server, port):
+        self.server = server
+        self.ports = {"port": port}
+        self.run_info = {"peer": os.environ.get("MINI_STANDIN_PEER", "")}
+
+    def status(self):
+        return {"counters": {"up": 1}}
+
+    async def close(self):
+        self.server.stop()
+
+
+async def start(settings):
+    if os.environ.get("STANDIN_HANG"):
+        await asyncio.Event().wait()
+    app = tornado.web.Application([(r"/health", HealthHandler)])
+    server = app.listen(0, address="127.0.0.1")
+    port = next(iter(server._sockets.values())).getsockname()[1]
+    return Running(server, port)
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    name = argv.pop(argv.index("--name") + 1)  # the run file's name: --name NAME
+    argv.remove("--name")
+    sys.exit(service.main(name, "A stand-in service.", (), start, argv))
