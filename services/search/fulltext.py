@@ -120,9 +120,8 @@ def _fields(ctx: "q.QueryContext", fields: list[str] | None) -> list[str]:
             field = ctx.mapping.field(path)
             if field is None or path in out:
                 continue
-            if name != path and field.type not in q.TEXT and field.type != "keyword" and "*" in name:
-                # wildcard expansion queries every eligible field leniently
-                pass
+            if "*" in name and (field.type == "geo_point" or not field.indexed):
+                continue  # a wildcard expands to the fields a query can search
             out.append(path)
     return out
 

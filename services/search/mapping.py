@@ -108,10 +108,15 @@ class Mapping:
 
     # ---- the flat view ----
     def _rebuild(self) -> None:
+        # Readers on other threads use ``fields``/``objects`` while the prepare thread grows the mapping:
+        # build the new views aside and swap them in whole.
         self._plans: dict[str, Any] = {}
-        self.fields = {}
-        self.objects = {}
-        self._walk(self.doc["properties"], "", None)
+        self._bf, self._bo = {}, {}
+        try:
+            self._walk(self.doc["properties"], "", None)
+            self.fields, self.objects = self._bf, self._bo
+        finally:
+            self._bf, self._bo = self.fields, self.objects  # later additions go to the live views
 
     def _walk(self, props: dict[str, Any], prefix: str, nested: str | None) -> None:
         if not isinstance(props, dict):
@@ -127,7 +132,7 @@ class Mapping:
                     raise mapper_parsing(f"unknown parameter [{sorted(unknown)[0]}] on mapper [{path}] of type [{kind}]")
                 if spec.get("enabled") in (False, "false"):
                     raise bad_request(f"[enabled: false] on [{path}] is not supported by the Mini search node")
-                self.objects[path] = kind
+                self._bo[path] = kind
                 self._walk(spec.get("properties", {}), path + ".", path if kind == "nested" else nested)
                 continue
             if kind not in LEAF_TYPES:
@@ -159,7 +164,7 @@ class Mapping:
             for key in ("analyzer", "search_analyzer"):
                 if spec.get(key):
                     self.analysis.get(spec[key])
-        self.fields[path] = field
+        self._bf[path] = field
         subs = spec.get("fields") or {}
         if not isinstance(subs, dict):
             raise mapper_parsing(f"Expected map for property [fields] on field [{path}]")
@@ -505,7 +510,7 @@ class Mapping:
     def nested_of(self, path: str) -> str | None:
         """The nested scope a path lives in (None for the root)."""
         best = None
-        for obj, kind in self.objects.items():
+        for obj, kind in list(self.objects.items()):
             if kind == "nested" and (path == obj or path.startswith(obj + ".")):
                 if best is None or len(obj) > len(best):
                     best = obj

@@ -261,7 +261,7 @@ def q_exists(body: Any, ctx: QueryContext) -> Sql:
         fid = ctx.fid(path)
         if fid is not None:
             fids.append(fid)
-    for path, fid in ctx.index.fids.items():  # an object path: any field below it
+    for path, fid in list(ctx.index.fids.items()):  # an object path: any field below it
         if any(path.startswith(p + ".") for p in paths) and fid not in fids:
             field = ctx.mapping.field(path)
             if field is not None and field.nested == ctx.scope:
@@ -275,7 +275,7 @@ def _expand(ctx: QueryContext, pattern: str) -> list[str]:
     if "*" not in pattern:
         return [pattern]
     rx = re.compile("^" + re.escape(pattern).replace(r"\*", ".*") + "$")
-    return [p for p in ctx.mapping.fields if rx.match(p)]
+    return [p for p in list(ctx.mapping.fields) if rx.match(p)]
 
 
 def _like_escape(text: str) -> str:

@@ -131,7 +131,7 @@ class Index:
 
     def fids_under(self, path: str) -> list[int]:
         """Field ids at ``path`` or below it (``exists`` on an object)."""
-        return [f for p, f in self.fids.items() if p == path or p.startswith(path + ".")]
+        return [f for p, f in list(self.fids.items()) if p == path or p.startswith(path + ".")]
 
     # ---- writes (writer thread) ----
     def _flush(self) -> None:
