@@ -49,6 +49,10 @@ _GENERIC = (
 KNOWN_TLDS = frozenset((_CC + " " + _GENERIC).split())
 
 
+_ALPHA = re.compile(r"^[a-zA-Z]+$")
+_ALNUM = re.compile(r"^[a-zA-Z0-9]+$")
+
+
 def is_date(value: str) -> bool:
     match = _DATE.match(value)
     if not match:
@@ -139,4 +143,6 @@ FORMATS: dict[str, Callable[[str], bool]] = {
     "ipv6": is_ipv6,
     "hostname": is_hostname,
     "uri": is_uri,
+    "alpha": lambda v: bool(_ALPHA.match(v)),
+    "alphanumeric": lambda v: bool(_ALNUM.match(v)),
 }

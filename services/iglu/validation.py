@@ -101,6 +101,10 @@ class _Prepared:
         if isinstance(ref, str) and ref.lower().startswith(("http://", "https://")):
             return {}  # Snowplow's validator fetches remote refs as the empty schema
         out: dict[str, Any] = {}
+        if node.get("nullable") is True and isinstance(node.get("type"), (str, list)):
+            # networknt's OpenAPI handling (on by default): "nullable": true lets null pass "type".
+            types = [node["type"]] if isinstance(node["type"], str) else list(node["type"])
+            node = {**node, "type": types if "null" in types else types + ["null"]}
         for key, value in node.items():
             if key in ("properties", "definitions") and isinstance(value, dict):
                 out[key] = {k: self.schema(v) for k, v in value.items()}
