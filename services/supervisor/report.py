@@ -30,8 +30,13 @@ def describe(doc: dict[str, Any], home: Path) -> str:
         lines.append(f"  public origin {origin} (trackers at /{mounts})")
     for name, reason in doc.get("skipped", {}).items():
         lines.append(f"  {name:<10} skipped: {reason}")
+    for topic, info in sorted(doc.get("topics", {}).items()):
+        channels = ", ".join(f"{name} {ch['depth']} queued/{ch['in_flight']} in flight"
+                             for name, ch in sorted(info.get("channels", {}).items()))
+        lines.append(f"  topic      {topic:<24} depth {info.get('depth', 0):<6} {channels}")
     for warning in doc.get("warnings", []):
-        lines.append(f"  WARNING: {warning.split(':')[0]} (see below / `mini status --json`)")
+        short = warning if len(warning) <= 100 else warning[:97] + "..."
+        lines.append(f"  WARNING: {short} (full text: mini status --json)")
     if not doc.get("healthy"):
         lines.append(f"  why?       mini logs SERVICE --data-dir {home}  (or {home / 'logs'}/)")
     lines.append(f"  logs       {home / 'logs'}/<service>.log  (mini logs SERVICE -f)")
