@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READY, IN_FLIGHT, DEFERRED = 0, 1, 2
+REFILL_DELAY = 0.002  # seconds a partly free client waits for more FINs before it is topped up
 _ACK = struct.Struct("<Q")
 
 
@@ -72,6 +73,9 @@ class Channel:
         self._rr = 0
         self._pumping = False
         self._pump_soon = False
+        self._filling: set = set()
+        self._forced = False
+        self._refill_timer: asyncio.TimerHandle | None = None
         self.message_count = 0
         self.requeue_count = 0
         self.timeout_count = 0
@@ -180,14 +184,36 @@ class Channel:
     # -- delivery -----------------------------------------------------------------------
 
     def _pick(self) -> Client | None:
+        """The next client (round robin) to send a message to.  A busy client is refilled only once
+        a quarter of its RDY is free (or after ``REFILL_DELAY``), so messages go out in bursts
+        instead of one wake-up per FIN; a client with nothing in flight is served at once."""
         clients = self.clients
         n = len(clients)
         for i in range(n):
             client = clients[(self._rr + i) % n]
-            if client.capacity() > 0:
-                self._rr = (self._rr + i + 1) % n
-                return client
+            free = client.capacity()
+            if free <= 0:
+                continue
+            if client not in self._filling:
+                if client.in_flight and not self._forced and free < client.ready_count // 4:
+                    self._refill_later()
+                    continue
+                self._filling.add(client)
+            self._rr = (self._rr + i + 1) % n
+            return client
         return None
+
+    def _refill_later(self) -> None:
+        if self._refill_timer is None:
+            self._refill_timer = asyncio.get_running_loop().call_later(REFILL_DELAY, self._forced_pump)
+
+    def _forced_pump(self) -> None:
+        self._refill_timer = None
+        self._forced = True
+        try:
+            self.pump()
+        finally:
+            self._forced = False
 
     def pump_soon(self) -> None:
         """Pump once after the commands already read are handled (FINs arrive in bursts)."""
@@ -204,6 +230,7 @@ class Channel:
         if self._pumping or not self.clients or self.closed:
             return
         self._pumping = True
+        self._filling.clear()
         try:
             now = time.time_ns()
             while True:
@@ -228,6 +255,7 @@ class Channel:
                     return
         finally:
             self._pumping = False
+            self._filling.clear()
 
     def _read_ahead(self, client: Client, now: int) -> bool:
         """Deliver new records from the cursor; False when the log has nothing more."""
@@ -386,6 +414,8 @@ class Channel:
     def destroy(self) -> None:
         """Delete the channel: disconnect its clients and remove its files."""
         self.closed = True
+        if self._refill_timer is not None:
+            self._refill_timer.cancel()
         for client in list(self.clients):
             client.kick()
         self.clients.clear()

@@ -243,13 +243,6 @@ class Connection(asyncio.Protocol):
         if self._paused and len(pending) <= MAX_PENDING // 2 and not self.closed:
             self._paused = False
             self.transport.resume_reading()
-            self._parse_safely()
-
-    def _parse_safely(self) -> None:
-        try:
-            self._parse()
-        except ClientError as err:
-            self.respond(None, error=err)
 
     def heartbeat(self, now: float) -> None:
         """Called by the broker's ticker: send ``_heartbeat_``; drop a client silent for 2 intervals."""
