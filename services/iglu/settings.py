@@ -52,7 +52,11 @@ def local_server(settings, home: Path) -> tuple[str | None, str | None]:
 def resolver_config(settings, home: Path) -> tuple[dict, Path]:
     """The resolver config with the local server's URL/key filled in and the project registry present."""
     path = Path(settings.get("iglu.resolver_config") or DEFAULT_RESOLVER).expanduser()
-    config = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        from .resolver import ResolverConfigError
+        raise ResolverConfigError(f"resolver config {path}: {exc}") from None
     url, key = local_server(settings, home)
     return fill_placeholders(config, url, key, path.parent), path.parent
 
