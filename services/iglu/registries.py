@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from .core import SchemaKey
 
@@ -208,9 +208,11 @@ class HttpRegistry(Registry):
         for attempt in range(2):
             try:
                 response = await client.fetch(request, raise_error=False)
-            except (OSError, asyncio.TimeoutError) as exc:
-                self._mark_down(str(exc) or type(exc).__name__)
-                raise self.unreachable(str(exc) or type(exc).__name__) from None
+            except (OSError, asyncio.TimeoutError, HTTPClientError) as exc:
+                # Tornado raises for no response at all: refused, DNS failure, timeout (HTTPTimeoutError).
+                reason = str(exc) or type(exc).__name__
+                self._mark_down(reason)
+                raise self.unreachable(reason) from None
             code = response.code
             if code == 599:  # tornado's "no HTTP response": timeout, refused, DNS failure
                 reason = str(response.error) if response.error else "no response"

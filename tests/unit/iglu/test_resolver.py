@@ -298,3 +298,18 @@ def test_generation_changes_are_seen_even_within_one_timestamp_tick(tmp_path):
     generation.write_text("2 b\n")  # same size; force the very same mtime
     os.utime(generation, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert run(client.lookup(KEY))["self"]["name"] == "thing"
+
+
+def test_a_registry_that_never_answers_times_out_as_unreachable():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)  # accepts connections, never answers
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        client = IgluClient.from_resolver_config(config(http("slow", url)), http_timeout=0.5)
+        result = run(client.check({"schema": KEY, "data": {}}))
+        error = result.error["lookupHistory"][0]["errors"][0]
+        assert error["error"] == "RepoFailure" and "unreachable" in error["message"]
+        assert "MINI_IGLU_MIRROR_DIRS" in error["message"]
+    finally:
+        listener.close()
