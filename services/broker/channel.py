@@ -73,6 +73,7 @@ class Channel:
         self._rr = 0
         self._pumping = False
         self._pump_soon = False
+        self.paused = False
         self._filling: set = set()
         self._forced = False
         self._refill_timer: asyncio.TimerHandle | None = None
@@ -227,7 +228,7 @@ class Channel:
 
     def pump(self) -> None:
         """Deliver as many ready messages as the clients' RDY counts allow."""
-        if self._pumping or not self.clients or self.closed:
+        if self._pumping or not self.clients or self.closed or self.paused or self.topic.paused:
             return
         self._pumping = True
         self._filling.clear()

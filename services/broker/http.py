@@ -179,7 +179,7 @@ class TopicAction(NsqHandler):
         elif action == "empty":
             self.existing_topic().empty()
         elif action in ("pause", "unpause"):
-            self.existing_topic().paused = action == "pause"
+            self.existing_topic().set_paused(action == "pause")
         else:
             raise NsqError(404, "NOT_FOUND")
         self.finish()
@@ -204,7 +204,8 @@ class ChannelAction(NsqHandler):
         elif action == "empty":
             channel.empty()
         elif action in ("pause", "unpause"):
-            pass  # accepted for compatibility; the embedded broker does not pause channels
+            channel.paused = action == "pause"
+            channel.pump()
         else:
             raise NsqError(404, "NOT_FOUND")
         self.finish()

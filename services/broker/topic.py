@@ -130,6 +130,13 @@ class Topic:
             self.orphan_start = self.visible_end
             self._write_meta()
 
+    def set_paused(self, paused: bool) -> None:
+        """nsqd's topic pause: messages are kept but no channel delivers them."""
+        self.paused = paused
+        if not paused:
+            for channel in self.channels.values():
+                channel.pump()
+
     def depth(self) -> int:
         if self.channels:
             return 0
@@ -179,7 +186,7 @@ class Topic:
                 "timeout_count": ch.timeout_count,
                 "client_count": len(ch.clients),
                 "clients": clients,
-                "paused": False,
+                "paused": ch.paused,
                 "e2e_processing_latency": {"count": 0, "percentiles": None},
             })
         return {

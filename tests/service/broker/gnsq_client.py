@@ -106,6 +106,48 @@ def timeout(tcp, http):
     return {"attempts": [r["attempts"] for r in received]}
 
 
+def shared(tcp, http):
+    producer = gnsq.Producer([f"127.0.0.1:{tcp}"])
+    producer.start()
+    a, got_a = consume(tcp, "g_shared", "workers", max_in_flight=4)
+    b, got_b = consume(tcp, "g_shared", "workers", max_in_flight=4)
+    wait(lambda: a._connections and b._connections)
+    gevent.sleep(0.5)
+    bodies = [b"s%d" % i for i in range(40)]
+    for i in range(0, 40, 5):
+        producer.multipublish("g_shared", bodies[i:i + 5])
+    wait(lambda: len(got_a) + len(got_b) >= 40)
+    gevent.sleep(0.3)
+    stop(a, b)
+    producer.close()
+    producer.join(timeout=10)
+    return {"a": sorted(r["body"] for r in got_a), "b": sorted(r["body"] for r in got_b)}
+
+
+def touch(tcp, http):
+    producer = gnsq.Producer([f"127.0.0.1:{tcp}"])
+    producer.start()
+    held = []
+
+    def handler(message):
+        message.enable_async()
+        held.append(message)
+
+    consumer, received = consume(tcp, "g_touch", "c", handler=handler)
+    wait(lambda: consumer._connections)
+    producer.publish("g_touch", b"long job")
+    wait(lambda: held)
+    for _ in range(8):  # 2.4 s, past the broker's 1 s msg_timeout
+        gevent.sleep(0.3)
+        held[0].touch()
+    held[0].finish()
+    gevent.sleep(0.5)
+    stop(consumer)
+    producer.close()
+    producer.join(timeout=10)
+    return {"deliveries": len(received)}
+
+
 def http_api(tcp, http):
     client = gnsq.NsqdHTTPClient("127.0.0.1", http)
     out = {"ping": client.ping().decode(), "version": client.info()["version"]}

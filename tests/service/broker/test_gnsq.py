@@ -41,6 +41,17 @@ def test_gnsq_message_timeout_redelivers(spawn):
     assert gnsq(broker, "timeout")["attempts"] == [1, 2]
 
 
+def test_gnsq_consumers_share_a_channel(broker):
+    out = gnsq(broker, "shared")
+    assert out["a"] and out["b"]
+    assert sorted(out["a"] + out["b"]) == sorted("s%d" % i for i in range(40))
+
+
+def test_gnsq_touch_extends_the_timeout(spawn):
+    broker = spawn("broker", "services.broker", env={**FAST_ENV, "MINI_BROKER_MSG_TIMEOUT_MS": "1000"})
+    assert gnsq(broker, "touch") == {"deliveries": 1}
+
+
 def test_gnsq_http_client(broker):
     out = gnsq(broker, "http_api")
     assert out["ping"] == "OK" and out["version"] == "1.3.0"

@@ -164,3 +164,25 @@ def test_pipeline_topics_and_channels_exist_from_the_start(home):
         "BadElasticsearchEvents": ["archive"],
         "PiiEvents": ["archive"],
     }
+
+
+def test_paused_channel_holds_messages_until_unpaused(home):
+    async def scenario(b, client):
+        raw = await b.raw()
+        raw.send(b"SUB paused c")
+        assert await raw.frame() == (0, b"OK")
+        raw.send(b"RDY 5")
+        await client.post("/channel/pause", params={"topic": "paused", "channel": "c"})
+        await client.post("/pub", params={"topic": "paused"}, content=b"held")
+        try:
+            early = await raw.message(timeout=0.5)
+        except asyncio.TimeoutError:
+            early = None
+        stats = (await client.get("/stats?format=json&topic=paused")).json()["topics"][0]["channels"][0]
+        await client.post("/channel/unpause", params={"topic": "paused", "channel": "c"})
+        later = await raw.message()
+        return early, stats, later
+
+    early, stats, later = http(home, scenario)
+    assert early is None and stats["paused"] is True and stats["depth"] == 1
+    assert later[3] == b"held"
