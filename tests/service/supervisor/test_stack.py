@@ -186,3 +186,19 @@ def test_whole_stack(mini_stack_factory):
         assert stack.collector_url == f"http://127.0.0.1:{doc['services']['collector']['port']}"
         assert http_ok(stack.collector_url + "/health")
         assert doc["services"]["collector"]["port"] != 9090  # --port 0: a free port, read back from status
+
+
+def test_api_answers_for_services_not_in_this_stack(broker_stack):
+    result = broker_stack.mini("stop", "collector")
+    assert result.returncode == 1 and "not run by this stack" in result.stderr
+    import urllib.error
+    import urllib.request
+
+    base = broker_stack.client.url
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(urllib.request.Request(base + "/services/nosuch/stop", method="POST", data=b""), timeout=10)
+    assert error.value.code == 404
+    assert json.loads(error.value.read()) == {"error": "unknown service 'nosuch' (known: " + ", ".join(
+        s.name for s in topology.SERVICES) + ")", "status": 404}
+    with urllib.request.urlopen(base + "/services/broker/logs?lines=5", timeout=10) as response:
+        assert len(response.read().decode().splitlines()) <= 5
