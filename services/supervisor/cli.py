@@ -49,7 +49,7 @@ def _spawn_supervisor(home: Path, args: argparse.Namespace) -> subprocess.Popen:
     env["MINI_HOME"] = str(home)
     if getattr(args, "port", None) is not None:
         env["MINI_COLLECTOR_PORT"] = str(args.port)
-    argv = [sys.executable, "-m", "services.supervisor", "--data-dir", str(home)]
+    argv = [sys.executable, "-P", "-m", "services.supervisor", "--data-dir", str(home)]
     if getattr(args, "config", None):
         argv += ["--config", os.path.abspath(args.config)]
     (home / "logs").mkdir(parents=True, exist_ok=True)

@@ -111,13 +111,15 @@ class Child:
         if self.log_path.exists() and self.log_path.stat().st_size > LOG_ROTATE_BYTES:
             os.replace(self.log_path, self.log_path.with_suffix(".log.1"))
         env = self.sup.child_env(self)
-        argv = [sys.executable, "-m", "services.supervisor.child", self.service.module,
+        # -P: the user's current directory (kept, so relative paths in settings mean what they typed)
+        # is not put on sys.path, where a folder named like one of our packages would shadow it.
+        argv = [sys.executable, "-P", "-m", "services.supervisor.child", self.service.module,
                 "--data-dir", str(self.sup.home), *self.sup.extra_args, *self.service.args]
         with open(self.log_path, "ab") as out:
             out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} supervisor: starting {self.name}\n".encode())
             out.flush()
             self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=str(self.sup.home))
+                                         stdin=subprocess.DEVNULL)
         self.started = time.monotonic()
         self.state = "starting"
         log.info("%s starting (pid %d)", self.name, self.proc.pid)
