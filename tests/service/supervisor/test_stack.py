@@ -186,6 +186,10 @@ def test_whole_stack(mini_stack_factory):
         assert stack.collector_url == f"http://127.0.0.1:{doc['services']['collector']['port']}"
         assert http_ok(stack.collector_url + "/health")
         assert doc["services"]["collector"]["port"] != 9090  # --port 0: a free port, read back from status
+    # SIGTERM stops the whole stack within 10 s (services slow to close are killed at the budget)
+    pids = [doc["supervisor"]["pid"], *(svc["pid"] for svc in doc["services"].values())]
+    os.kill(pids[0], signal.SIGTERM)
+    wait_for(lambda: not any(alive(pid) for pid in pids), timeout=10, what="the whole stack to stop")
 
 
 def test_api_answers_for_services_not_in_this_stack(broker_stack):
