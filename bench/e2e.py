@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import queue
 import statistics
 import tempfile
 import threading
@@ -27,6 +28,7 @@ from mini_kernel.testing.stack import MiniStack
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+SENDERS = 8  # concurrent keep-alive connections, like many browsers
 
 
 def event(eid: str, app_id: str, now_ms: int) -> dict[str, str]:
@@ -56,9 +58,9 @@ def percentile(values: list[float], q: float) -> float:
 def paced(stack: MiniStack, es: OpenSearch, rate: float, seconds: float) -> dict[str, float]:
     """Send ``rate`` ev/s for ``seconds``; poll ``good`` for each id; latency figures in ms."""
     host, port = "127.0.0.1", int(stack.service("collector")["port"])
-    sender = Sender(host, port)
     app_id = f"paced-{uuid.uuid4().hex[:8]}"
     sent: dict[str, float] = {}
+    wall: dict[str, float] = {}
     seen: dict[str, float] = {}
     lock = threading.Lock()
     done = threading.Event()
@@ -85,26 +87,70 @@ def paced(stack: MiniStack, es: OpenSearch, rate: float, seconds: float) -> dict
     done_at = [0.0]
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
+    # A pool of keep-alive connections, so one slow response never delays the next event's send time.
+    jobs: queue.Queue = queue.Queue()
+
+    def send_loop() -> None:
+        sender = Sender(host, port)
+        while (job := jobs.get()) is not None:
+            eid, due = job
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            with lock:
+                sent[eid] = time.monotonic()
+                wall[eid] = time.time()
+            sender.send([event(eid, app_id, int(time.time() * 1000))])
+
+    workers = [threading.Thread(target=send_loop, daemon=True) for _ in range(SENDERS)]
+    for w in workers:
+        w.start()
     total = int(rate * seconds)
     start = time.monotonic()
     for n in range(total):
         due = start + n / rate
-        delay = due - time.monotonic()
+        # Hand each event to a worker a little before it is due; the worker sends it on time.
+        delay = due - 0.005 - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        eid = str(uuid.uuid4())
-        with lock:
-            sent[eid] = time.monotonic()
-        sender.send([event(eid, app_id, int(time.time() * 1000))])
+        jobs.put((str(uuid.uuid4()), due))
+    for _ in workers:
+        jobs.put(None)
+    for w in workers:
+        w.join()
     done_at[0] = time.monotonic()
     done.set()
     poller.join(60)
     latencies = [(seen[i] - sent[i]) * 1000 for i in sent if i in seen]
-    return {"sent": len(sent), "found": len(latencies), "achieved_rate": len(sent) / (done_at[0] - start),
+    stages = breakdown(es, {i: (wall[i], wall[i] + seen[i] - sent[i]) for i in list(seen)[:300]})
+    return {**stages, "sent": len(sent), "found": len(latencies), "achieved_rate": len(sent) / (done_at[0] - start),
             "p50_ms": percentile(latencies, 0.5) if latencies else float("nan"),
             "p99_ms": percentile(latencies, 0.99) if latencies else float("nan"),
             "max_ms": max(latencies) if latencies else float("nan"),
             "mean_ms": statistics.fmean(latencies) if latencies else float("nan")}
+
+
+def breakdown(es: OpenSearch, times: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """Median time per stage, from the documents' own collector_tstamp and etl_tstamp (wall clock, ms)."""
+    if not times:
+        return {}
+    docs = es.search(index="good", body={"query": {"ids": {"values": list(times)}}, "size": len(times),
+                                         "_source": ["collector_tstamp", "etl_tstamp"]})["hits"]["hits"]
+    parts: dict[str, list[float]] = {"to_collector_ms": [], "collector_to_enrich_ms": [], "enrich_to_seen_ms": []}
+    for hit in docs:
+        sent_at, seen_at = times[hit["_id"]]
+        collector = _epoch(hit["_source"]["collector_tstamp"])
+        etl = _epoch(hit["_source"]["etl_tstamp"])
+        parts["to_collector_ms"].append((collector - sent_at) * 1000)
+        parts["collector_to_enrich_ms"].append((etl - collector) * 1000)
+        parts["enrich_to_seen_ms"].append((seen_at - etl) * 1000)
+    return {k: statistics.median(v) for k, v in parts.items() if v}
+
+
+def _epoch(instant: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(instant.replace("Z", "+00:00")).timestamp()
 
 
 def baseline(es: OpenSearch, n: int) -> dict[str, float]:
@@ -132,7 +178,7 @@ def sustained(stack: MiniStack, es: OpenSearch, rate: float, seconds: float, bat
     """Send ``rate`` ev/s in tp2 batches for ``seconds``; did every event arrive within ``drain_s``?"""
     port = int(stack.service("collector")["port"])
     app_id = f"rate-{int(rate)}-{uuid.uuid4().hex[:8]}"
-    senders = 2
+    senders = 4
     per_sender = rate / senders
     errors: list[int] = []
     sent = [0] * senders
@@ -202,32 +248,48 @@ def main(argv: list[str] | None = None) -> int:
                   f"(achieved {lat['achieved_rate']:.1f} ev/s)")
             print(f"  send → searchable in good: p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, "
                   f"max {lat['max_ms']:.1f} ms, mean {lat['mean_ms']:.1f} ms (targets p50 ≤ 100, p99 ≤ 500)")
+            if "enrich_to_seen_ms" in lat:
+                print(f"  median per stage: tracker → collector {lat['to_collector_ms']:.1f} ms, collector → enrich "
+                      f"start {lat['collector_to_enrich_ms']:.1f} ms, enrich start → seen in good "
+                      f"{lat['enrich_to_seen_ms']:.1f} ms (enrich, EnrichedEvents, sink, _bulk, poll)")
+            batch = stack.status()["services"]["sink-good"].get("details", {}).get("last_batch") or {}
+            if batch:
+                print(f"  sink-good batches (moving average): wait {batch['avg_batch_wait_ms']:.1f} ms, _bulk "
+                      f"{batch['avg_bulk_ms']:.1f} ms, {batch['avg_batch_docs']:.1f} documents")
             print(f"  ratio to baseline: p50 ×{lat['p50_ms'] / base['p50_ms']:.1f}, "
                   f"p99 ×{lat['p99_ms'] / base['p99_ms']:.1f}")
 
-            # Throughput: probe upwards with short trials, then confirm the best for the full hold time.
-            probes = [200.0] if args.smoke else [200.0, 400.0, 600.0, 800.0, 1000.0, 1300.0, 1600.0]
+            # Throughput: probe upwards with short trials (downwards if the first fails), then confirm the
+            # best rate for the full hold time, stepping down until one holds.
             probe_s = 3.0 if args.smoke else 20.0
-            best = 0.0
-            for rate in probes:
+            rate, best, step_up = (200.0 if args.smoke else 100.0), 0.0, True
+            for _ in range(1 if args.smoke else 8):
                 trial = sustained(stack, es, rate, probe_s, drain_s=10.0)
+                ok = trial["held"] and trial["backlog_at_end"] <= rate * 2
                 print(f"probe {rate:g} ev/s × {probe_s:g} s: achieved {trial['achieved_rate']:.0f} ev/s, "
                       f"backlog at end {trial['backlog_at_end']}, drained in {trial['drain_s']:.1f} s, "
-                      f"{'held' if trial['held'] else 'NOT held'}")
-                if not trial["held"] or trial["backlog_at_end"] > rate * 2:
-                    break
-                best = rate
+                      f"{'held' if ok else 'NOT held'}")
+                if ok:
+                    best = rate
+                    if not step_up:
+                        break
+                    rate = rate * 1.5
+                else:
+                    if best:
+                        break
+                    step_up = False
+                    rate = round(rate * 0.6)
             held = None
             candidate = best
-            while candidate > 0 and held is None:
+            while candidate >= 5 and held is None:
                 trial = sustained(stack, es, candidate, hold_s, drain_s=30.0)
                 print(f"hold {candidate:g} ev/s × {hold_s:g} s: sent {trial['sent']}, found {trial['found']}, "
                       f"backlog at end {trial['backlog_at_end']}, drained in {trial['drain_s']:.1f} s, "
-                      f"{'held' if trial['held'] else 'NOT held'}")
+                      f"achieved {trial['achieved_rate']:.0f} ev/s, {'held' if trial['held'] else 'NOT held'}")
                 if trial["held"]:
                     held = candidate
                 else:
-                    candidate = round(candidate * 0.75, -1)
+                    candidate = round(candidate * 0.8)
             counters = ledgers(stack)
             balanced = all(c["received"] == c["indexed"] + c["rejected"] for c in counters.values())
             rejected = sum(c["rejected"] for c in counters.values())

@@ -40,7 +40,9 @@ class Sink:
         self.kind = settings["sink.kind"]
         self.index = mappings.index_name(self.kind, settings)
         self.es = mappings.client(settings)
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="sink-os")
+        # One thread per concurrent _bulk, plus one for retention and reset.
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=int(settings["sink.concurrency"]) + 1,
+                                                              thread_name_prefix="sink-os")
         self.admin_lock = asyncio.Lock()
         self.publisher: bus.Publisher | None = None
         self.loader: Loader | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import time
@@ -74,7 +75,8 @@ class Loader:
             "retries": 0, "handed_back": 0, "batches": 0, "in_flight": 0,
         }
         # Where a document's time goes (last batch): waiting in the batch, and the _bulk round trip.
-        self.timings = {"batch_wait_ms": 0.0, "bulk_ms": 0.0, "batch_docs": 0}
+        self.timings = {"batch_wait_ms": 0.0, "bulk_ms": 0.0, "batch_docs": 0,
+                        "avg_batch_wait_ms": 0.0, "avg_bulk_ms": 0.0, "avg_batch_docs": 0.0}
         self.last_error: str | None = None
         self._batch: list[_Pending] = []
         self._batch_size = 0
@@ -83,6 +85,8 @@ class Loader:
         self._has_docs = asyncio.Event()
         self._full = asyncio.Event()
         self._paused = asyncio.Lock()  # held by reset so no bulk races a deleted index
+        self._slots = asyncio.Semaphore(max(1, int(settings["sink.concurrency"])))
+        self._writing: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
         self._closing = False
 
@@ -134,13 +138,32 @@ class Loader:
                     await asyncio.wait_for(self._full.wait(), timeout=wait)
                 except asyncio.TimeoutError:
                     pass
-            batch = self._take()
+            # At most sink.concurrency requests in flight; meanwhile the next batch keeps filling.
+            await self._slots.acquire()
             async with self._paused:
-                started = time.monotonic()
-                self.timings["batch_wait_ms"] = round((started - self._taken_first) * 1000, 1)
-                await self._send(batch)
-                self.timings["bulk_ms"] = round((time.monotonic() - started) * 1000, 1)
-                self.timings["batch_docs"] = len(batch)
+                batch = self._take()
+                task = asyncio.ensure_future(self._write(batch, time.monotonic() - self._taken_first))
+                self._writing.add(task)
+                task.add_done_callback(self._writing.discard)
+
+    async def _write(self, batch: list[_Pending], waited_s: float) -> None:
+        started = time.monotonic()
+        wait_ms = round(waited_s * 1000, 1)
+        try:
+            await self._send(batch)
+        except Exception as exc:  # noqa: BLE001 - a bug must not stall the loop: hand the batch back
+            log.exception("%s: writing a batch failed", self.index)
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(BulkFailed(self.last_error))
+        finally:
+            self._slots.release()
+        self.timings.update(batch_wait_ms=wait_ms, bulk_ms=round((time.monotonic() - started) * 1000, 1),
+                            batch_docs=len(batch))
+        for key in ("batch_wait_ms", "bulk_ms", "batch_docs"):  # moving averages (last ~20 batches)
+            avg = self.timings[f"avg_{key}"]
+            self.timings[f"avg_{key}"] = round(avg + (self.timings[key] - avg) * 0.05, 2)
 
     def _take(self) -> list[_Pending]:
         self._taken_first = self._first_at
@@ -202,9 +225,13 @@ class Loader:
                 retry.append(p)
         return retry
 
-    def pause(self) -> asyncio.Lock:
-        """``async with loader.pause():`` no bulk request runs inside the block."""
-        return self._paused
+    @contextlib.asynccontextmanager
+    async def pause(self):
+        """``async with loader.pause():`` no bulk request runs inside the block (in-flight ones finish first)."""
+        async with self._paused:
+            while self._writing:
+                await asyncio.gather(*list(self._writing), return_exceptions=True)
+            yield
 
     async def close(self) -> None:
         self._closing = True

@@ -22,10 +22,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("opensearch.timeout_s", 30.0, "Per-request timeout talking to OpenSearch, in seconds."),
     Setting("sink.index_good", "good", "Name of the index holding enriched events."),
     Setting("sink.index_bad", "bad", "Name of the index holding bad rows."),
-    Setting("sink.flush_interval_ms", 5, "Longest a document waits before its batch is sent to _bulk "
+    Setting("sink.flush_interval_ms", 2, "Longest a document waits before its batch is sent to _bulk "
             "(short: send → searchable latency matters more than batch size)."),
     Setting("sink.batch_bytes", 5_000_000, "A batch is sent as soon as its documents reach this many bytes."),
     Setting("sink.batch_docs", 500, "A batch is sent as soon as it holds this many documents."),
+    Setting("sink.concurrency", 2, "_bulk requests in flight at once (the next batch fills meanwhile)."),
     Setting("sink.max_in_flight", 1000, "Messages the sink holds unacknowledged from the broker at once."),
     Setting("sink.retries", 5, "Attempts of a failing _bulk request (or a retryable item) before the message is "
             "handed back to the broker for redelivery."),
