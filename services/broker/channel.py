@@ -12,15 +12,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import heapq
-import json
 import logging
-import os
-import struct
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol as TypingProtocol
 
-from . import protocol
+from . import checkpoint, protocol
 from .protocol import nonfatal
 
 if TYPE_CHECKING:
@@ -29,8 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READY, IN_FLIGHT, DEFERRED = 0, 1, 2
+EPHEMERAL_MAX_DEPTH = 10_000  # nsqd's default --mem-queue-size
 REFILL_DELAY = 0.002  # seconds a partly free client waits for more FINs before it is topped up
-_ACK = struct.Struct("<Q")
 
 
 class Client(TypingProtocol):
@@ -91,36 +88,24 @@ class Channel:
             if not self._recover():
                 self.checkpoint()
 
-    # -- persistence --------------------------------------------------------------------
-
-    @property
-    def _state_path(self) -> Path:
-        return self.state_dir / f"c-{self.name}.state"
-
-    @property
-    def _ack_path(self) -> Path:
-        return self.state_dir / f"c-{self.name}.acks"
+    # -- persistence (see checkpoint.py) -------------------------------------------------
 
     def _recover(self) -> bool:
+        state_path, ack_path = checkpoint.paths(self.state_dir, self.name)
         try:
-            state = json.loads(self._state_path.read_text())
-            cursor = int(state["cursor"])
-            saved = dict(zip(map(int, state["seqs"]), map(int, state["attempts"])))
-        except FileNotFoundError:
-            return False
-        except (ValueError, KeyError, TypeError) as exc:
+            loaded = checkpoint.load(state_path, ack_path)
+        except checkpoint.Unreadable as exc:
             log.error("%s/%s: unreadable checkpoint (%s); redelivering the whole retained log",
                       self.topic.name, self.name, exc)
-            cursor, saved = self.topic.log.first_seq, {}
-        try:
-            raw = self._ack_path.read_bytes()
-        except FileNotFoundError:
-            raw = b""
-        acked = {_ACK.unpack_from(raw, i)[0] for i in range(0, len(raw) - len(raw) % 8, 8)}
+            loaded = (self.topic.log.first_seq, {}, checkpoint.read_acks(ack_path))
+        if loaded is None:
+            return False
+        cursor, saved, acked = loaded
         for seq in sorted(saved):
             if seq not in acked:
                 self.unfinished[seq] = Entry(saved[seq])
                 self.ready.append(seq)
+        # FIN'd after the checkpoint, beyond its cursor: skipped when the cursor reaches them.
         self.skip = {seq for seq in acked if seq >= cursor}
         self.cursor = cursor
         self.checkpoint()
@@ -136,31 +121,16 @@ class Channel:
         """Persist the cursor and the unfinished set; reset the ack file they now include."""
         self._last_checkpoint = time.monotonic()
         self._dirty = False
-        if self.state_dir is None:
-            self.durable_floor = self.floor()
-            return
-        state = {
-            "cursor": self.cursor,
-            "seqs": list(self.unfinished),
-            "attempts": [e.attempts for e in self.unfinished.values()],
-        }
-        # Seqs FIN'd ahead of the cursor (after a restart) stay in the ack file until passed.
-        keep = b"".join(_ACK.pack(seq) for seq in sorted(self.skip))
-        tmp = self._state_path.with_suffix(".tmp")
-        # No fsync: a checkpoint lost to a power cut only means redelivery (an older or unreadable
-        # checkpoint never points past an unfinished message), and it must not stall the loop.
-        with open(tmp, "w") as handle:
-            handle.write(json.dumps(state, separators=(",", ":")))
-        os.replace(tmp, self._state_path)
-        with open(self._ack_path, "wb") as handle:
-            handle.write(keep)
-        self._acks.clear()
+        if self.state_dir is not None:
+            state_path, ack_path = checkpoint.paths(self.state_dir, self.name)
+            checkpoint.save(state_path, ack_path, self.cursor, list(self.unfinished),
+                            [e.attempts for e in self.unfinished.values()], self.skip)
+            self._acks.clear()
         self.durable_floor = self.floor()
 
     def flush_acks(self) -> None:
         if self._acks and self.state_dir is not None:
-            with open(self._ack_path, "ab") as handle:
-                handle.write(self._acks)
+            checkpoint.append_acks(checkpoint.paths(self.state_dir, self.name)[1], bytes(self._acks))
         self._acks.clear()
 
     # -- clients ------------------------------------------------------------------------
@@ -330,11 +300,13 @@ class Channel:
     def finish(self, client: Client, seq: int | None, raw_id: bytes) -> None:
         self._owned(client, seq, raw_id, "FIN", "E_FIN_FAILED")
         del self.unfinished[seq]
+        if len(self._timeouts) > 2 * len(self.unfinished) + 4096:
+            self._compact_timeouts()
         client.in_flight.discard(seq)
         self.finish_count += 1
         self._dirty = True
         if self.state_dir is not None:
-            self._acks += _ACK.pack(seq)
+            self._acks += checkpoint.ACK.pack(seq)
         self.pump_soon()
 
     def requeue(self, client: Client, seq: int | None, raw_id: bytes, delay_ms: int) -> None:
@@ -352,6 +324,16 @@ class Channel:
         entry.token += 1
         deadline = time.time_ns() + client.msg_timeout_ms * 1_000_000
         heapq.heappush(self._timeouts, (deadline, seq, entry.token))
+
+    def _compact_timeouts(self) -> None:
+        """Drop the deadlines of finished messages (left in the heap on FIN) so memory stays flat."""
+        live = []
+        for item in self._timeouts:
+            entry = self.unfinished.get(item[1])
+            if entry is not None and entry.token == item[2] and entry.state == IN_FLIGHT:
+                live.append(item)
+        heapq.heapify(live)
+        self._timeouts = live
 
     # -- timers -------------------------------------------------------------------------
 
@@ -376,6 +358,14 @@ class Channel:
                 continue
             self._make_ready(seq, entry)
             changed = True
+        if self.ephemeral:
+            # nsqd keeps at most --mem-queue-size messages for an ephemeral channel and drops the
+            # rest; here the oldest are skipped, so a stalled watcher never pins the log.
+            lag = self.topic.visible_end - self.cursor
+            if lag > EPHEMERAL_MAX_DEPTH:
+                self.cursor = self.topic.visible_end - EPHEMERAL_MAX_DEPTH
+                self._dirty = True
+                changed = True
         if changed:
             self.pump()
         self.flush_acks()
@@ -421,5 +411,5 @@ class Channel:
             client.kick()
         self.clients.clear()
         if self.state_dir is not None:
-            self._state_path.unlink(missing_ok=True)
-            self._ack_path.unlink(missing_ok=True)
+            for path in checkpoint.paths(self.state_dir, self.name):
+                path.unlink(missing_ok=True)
