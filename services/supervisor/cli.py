@@ -322,8 +322,22 @@ def build_parser(extras: bool = True) -> argparse.ArgumentParser:
     for module in COMMAND_MODULES if extras else ():
         register = _load_register(module)
         if register is not None:
-            register(sub)
+            register(_WithDataDir(sub, common))
     return parser
+
+
+class _WithDataDir:
+    """The subparsers object handed to ``register``: each added command also takes ``--data-dir``."""
+
+    def __init__(self, sub: Any, common: argparse.ArgumentParser):
+        self._sub, self._common = sub, common
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs["parents"] = [*kwargs.get("parents", []), self._common]
+        return self._sub.add_parser(name, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._sub, attr)
 
 
 def _load_register(module_name: str):
@@ -349,11 +363,21 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _data_dir_in(argv: Sequence[str]) -> str | None:
+    for index, word in enumerate(argv):
+        if word == "--data-dir" and index + 1 < len(argv):
+            return argv[index + 1]
+        if word.startswith("--data-dir="):
+            return word.split("=", 1)[1]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(extras=_command_of(argv) not in BUILTIN)
     args = parser.parse_args(argv)
-    args.home = resolve_home(getattr(args, "data_dir", None))
+    # A subcommand's own --data-dir default (None) can overwrite the top-level value; argv has the truth.
+    args.home = resolve_home(getattr(args, "data_dir", None) or _data_dir_in(argv))
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # `mini status | head`

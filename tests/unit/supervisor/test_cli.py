@@ -71,3 +71,22 @@ def test_settings_values_show_their_source(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "now 9999 (from MINI_LAB_PORT)" in out
     assert f"now 5.0 (from {tmp_path / 'mini.toml'})" in out
+
+
+def test_data_dir_reaches_a_piece_whose_own_parser_also_has_it(monkeypatch, capsys):
+    module = types.ModuleType("fake_nested_cli")
+
+    def register(subparsers):
+        p = subparsers.add_parser("nested")
+        inner = p.add_subparsers(dest="verb", required=True)
+        q = inner.add_parser("go")
+        q.add_argument("--data-dir", default=None)  # overwrites the outer value with None
+        q.set_defaults(func=lambda args: print("home", args.home) or 0)
+
+    module.register = register
+    monkeypatch.setitem(sys.modules, "fake_nested_cli", module)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("fake_nested_cli",))
+    assert cli.main(["--data-dir", "/tmp/outer-mini", "nested", "go"]) == 0
+    assert cli.main(["nested", "--data-dir", "/tmp/mid-mini", "go"]) == 0
+    out = capsys.readouterr().out
+    assert "home /tmp/outer-mini" in out and "home /tmp/mid-mini" in out
