@@ -206,7 +206,9 @@ class CompiledSchema:
         except Exception as exc:  # whatever a registry returns, validation reports it instead of crashing
             self.issues = [{"path": "$", "message": f"the schema cannot be used: {type(exc).__name__}: {exc}"}]
             return
-        if compiled and not prep.has_multiple_of:  # exact multipleOf needs Decimal: report path only
+        # fastjsonschema's multipleOf is exact too (Decimal); its extra "infinity reached" rule can only
+        # reject, and a rejection is always re-decided by the report path (see errors()).
+        if compiled:
             try:
                 self._fast = fastjsonschema.compile(
                     {**body, "$schema": _DRAFT4}, formats=_FAST_FORMATS, use_default=False,
@@ -215,24 +217,31 @@ class CompiledSchema:
             except Exception:  # a schema fastjsonschema can't compile is still validated exactly
                 self._fast = None
 
+    def fast_verdict(self, instance: Any) -> bool | None:
+        """The compiled function's verdict (None when there is none for this schema or instance)."""
+        if self._fast is None:
+            return None
+        try:
+            self._fast(instance)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        except (RecursionError, TypeError, ValueError):
+            return None
+        return True
+
     def is_valid(self, instance: Any) -> bool:
         if self.issues:
             return False
-        if self._fast is not None:
-            try:
-                self._fast(instance)
-            except fastjsonschema.JsonSchemaException:
-                return False
-            except (RecursionError, TypeError, ValueError):
-                return self._slow.is_valid(instance)
-            return True
-        return self._slow.is_valid(instance)
+        # A compiled "valid" decides; anything else is decided by jsonschema.
+        return self.fast_verdict(instance) is True or self._slow.is_valid(instance)
 
     def errors(self, instance: Any) -> list[dict]:
         """``[]`` for a valid instance, else networknt-style data reports."""
         if too_deep(instance, self.max_depth):
             return [{"message": "Maximum allowed JSON depth exceeded", "path": "/", "keyword": None, "targets": []}]
-        if self.is_valid(instance):
+        if self.issues:  # callers report these as schemaIssues; never call an unusable schema's data valid
+            return [{"message": i["message"], "path": i["path"], "keyword": None, "targets": []} for i in self.issues]
+        if self.fast_verdict(instance) is True:
             return []
         return self.reports(instance)
 

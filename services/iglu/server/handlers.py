@@ -140,8 +140,7 @@ class ValidateInstanceHandler(IgluHandler):
         if row is None or not _readable(self.permission, row):
             raise IgluError(404, "The schema is not found")
         compiled = self.ctx.compiled(row)
-        reports = compiled.issues and [{"message": i["message"], "path": i["path"], "keyword": None, "targets": []}
-                                       for i in compiled.issues] or compiled.errors(data)
+        reports = compiled.errors(data)  # an unusable schema's issues come back as reports too
         if reports:
             self.write_json({"message": "The data for a field instance is invalid against its schema", "report": reports})
         else:
