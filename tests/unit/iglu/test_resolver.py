@@ -313,3 +313,15 @@ def test_a_registry_that_never_answers_times_out_as_unreachable():
         assert "MINI_IGLU_MIRROR_DIRS" in error["message"]
     finally:
         listener.close()
+
+
+def test_concurrent_cold_lookups_fetch_once(iglu_central):
+    client = IgluClient.from_resolver_config(config(http("central", iglu_central.url)))
+    sdj = {"schema": "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0",
+           "data": {"id": "c8bc8a5c-2a4d-4c0b-9c4d-5e3e2a1b0f9d"}}
+
+    async def many():
+        return await asyncio.gather(*(client.check(sdj) for _ in range(20)))
+
+    assert all(r.ok for r in run(many()))
+    assert len(iglu_central.requests) == 1
