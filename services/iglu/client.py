@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .core import ParseError, SchemaCriterion, SchemaKey, parse_sdj
+from .registries import EmbeddedRegistry
 from .resolver import Resolved, ResolutionFailure, Resolver, build_repos, cache_params
 from .validation import DEFAULT_MAX_DEPTH
 
@@ -43,6 +44,8 @@ class CheckResult:
 
 
 class IgluClient:
+    """Validates self-describing JSON through a :class:`Resolver` (one per process; share it)."""
+
     def __init__(self, resolver: Resolver):
         self.resolver = resolver
 
@@ -68,7 +71,6 @@ class IgluClient:
             cache_dir=Path(cache_dir) if cache_dir else None, http_timeout=http_timeout,
             local_server_uri=local_server_uri, **kwargs,
         )
-        from .registries import EmbeddedRegistry
         names = {r.name for r in repos}
         for i, path in enumerate(mirror_dirs):
             name = f"Mirror {path}"
