@@ -1,6 +1,6 @@
 """The supervisor's loopback HTTP API, used by the ``mini`` CLI and the control plane.
 
-``GET /health``, ``GET /status`` (the ``mini status --json`` document), ``POST /services/{name}/stop|start|
+``GET /health``, ``GET /status`` (the ``mini status --json`` document), ``GET /ready``, ``POST /services/{name}/stop|start|
 restart``, ``GET /services/{name}/logs?lines=N``, ``POST /shutdown``.  Errors use the shared shape.
 """
 
@@ -30,6 +30,13 @@ class SupervisorHandler(BaseHandler):
 class StatusHandler(SupervisorHandler):
     async def get(self) -> None:
         self.write_json(await self.supervisor.status())
+
+
+class ReadyHandler(SupervisorHandler):
+    """Cheap for polling (no probes): has the start sequence finished?"""
+
+    def get(self) -> None:
+        self.write_json({"ready": self.supervisor.ready, "stopping": self.supervisor.stopping})
 
 
 class ServiceActionHandler(SupervisorHandler):
@@ -69,6 +76,7 @@ def make_app(supervisor: Supervisor) -> tornado.web.Application:
         [
             (r"/health", HealthHandler),
             (r"/status", StatusHandler, kwargs),
+            (r"/ready", ReadyHandler, kwargs),
             (r"/services/([A-Za-z0-9_-]+)/(stop|start|restart)", ServiceActionHandler, kwargs),
             (r"/services/([A-Za-z0-9_-]+)/logs", LogsHandler, kwargs),
             (r"/shutdown", ShutdownHandler, kwargs),

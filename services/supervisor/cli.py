@@ -67,11 +67,10 @@ def _wait_ready(stack: Stack, proc: subprocess.Popen) -> dict[str, Any] | None:
         info = stack.info()
         if info and info.get("pid") == proc.pid:
             try:
-                doc = stack.status()
+                if stack.ready():
+                    return stack.status()
             except StackDown:
-                doc = None
-            if doc and doc["supervisor"]["ready"]:
-                return doc
+                pass
         time.sleep(0.2)
     return None
 

@@ -79,6 +79,10 @@ class Stack:
         except (urllib.error.URLError, OSError) as exc:
             raise StackDown(f"the supervisor for {self.home} does not answer: {exc}") from None
 
+    def ready(self) -> bool:
+        """Has the supervisor finished starting the stack (healthy or not)?"""
+        return bool(json.loads(self._request("GET", "/ready", timeout=10))["ready"])
+
     def status(self) -> dict[str, Any]:
         return json.loads(self._request("GET", "/status"))
 
