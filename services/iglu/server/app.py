@@ -28,6 +28,22 @@ from .storage import SchemaRow, Storage
 _P = r"([^/]+)"
 
 
+class LocalStatusHandler(StatusHandler):
+    """``/status`` for ``mini status`` (with the super key); never through the public mount.
+
+    The collector's mount adds X-Forwarded-* headers, so a forwarded request is refused here: the
+    super key must not leak on the public origin.
+    """
+
+    def get(self) -> None:
+        if any(h in self.request.headers for h in ("X-Forwarded-For", "X-Forwarded-Prefix", "X-Forwarded-Host")):
+            self.set_status(404)
+            self.set_header("Content-Type", "application/json")
+            self.finish({"message": "The endpoint does not exist"})
+            return
+        self.write_json({**self.status(), "api_key": self.application.settings["ctx"].super_key})
+
+
 class Context:
     """What every handler shares: storage, limits, counters, compiled schemas."""
 
@@ -58,7 +74,7 @@ def make_app(settings, storage: Storage, super_key: str) -> tornado.web.Applicat
     c = {"ctx": ctx}
     routes = [
         (r"/health", HealthHandler),
-        (r"/status", StatusHandler, {"status": ctx.status}),
+        (r"/status", LocalStatusHandler, {"status": ctx.status}),
         (r"/api/meta/health(/db)?", MetaHealthHandler, c),
         (r"/api/meta/server", MetaServerHandler, c),
         (r"/api/auth/keygen", KeygenHandler, c),

@@ -19,3 +19,7 @@ def test_iglu_server_through_the_collector_mount(iglu_server, spawn, tmp_path):
     assert call(collector.url, "GET", path)[:2] == (404, {"message": "The schema is not found"})  # private, no key
     assert call(collector.url, "GET", path, headers={"apikey": key})[0] == 200
     assert call(collector.url, "GET", "/iglu-server/api/meta/health")[:2] == (200, "OK")
+    # mini status reads the super key from /status, which the public mount must never expose.
+    assert call(iglu.url, "GET", "/status")[1]["api_key"] == key
+    status, body, _ = call(collector.url, "GET", "/iglu-server/status")
+    assert status == 404 and key not in str(body)
