@@ -65,7 +65,7 @@ class Context:
         return self._compiled[marker]
 
     def status(self) -> dict[str, Any]:
-        return {"counters": {**self.counters, "schemas": len(self.storage.list())},
+        return {"counters": {**self.counters, "schemas": self.storage.count()},
                 "generation": self.storage.generation}
 
 

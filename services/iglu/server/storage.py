@@ -123,6 +123,9 @@ class Storage:
         cur = self.db.execute(f"SELECT * FROM iglu_schemas {where} ORDER BY position", args)
         return [self._row(r) for r in cur.fetchall()]
 
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM iglu_schemas").fetchone()[0]
+
     def put(self, key: SchemaKey, body: dict, is_public: bool, supersedes: list[str]) -> bool:
         """Insert or overwrite; returns True when it overwrote (a patch moves to the end of list order)."""
         v = key.version
