@@ -179,12 +179,15 @@ class Supervisor:
 
     async def start(self, name: str) -> dict[str, Any]:
         child = self.child(name)
-        if not child.wanted:
-            child.want()
-        try:
-            await asyncio.wait_for(child.ready.wait(), self.settings["supervisor.start_timeout"] + 5)
-        except asyncio.TimeoutError:
-            pass
+        if not child.ready.is_set():
+            # Until it is healthy or this attempt failed (a crash-looping service answers at once).
+            child.attempted.clear()
+            if not child.wanted:
+                child.want()
+            try:
+                await asyncio.wait_for(child.attempted.wait(), self.settings["supervisor.start_timeout"] + 5)
+            except asyncio.TimeoutError:
+                pass
         return await child.status()
 
     async def stop(self, name: str) -> dict[str, Any]:
