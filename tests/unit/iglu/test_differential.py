@@ -48,7 +48,7 @@ def test_every_iglu_central_schema_compiles_and_agrees(compiled):
     for path, schema, c in compiled:
         assert not c.issues, f"{path}: {c.issues}"
         fast_count += c._fast is not None
-        for instance in instances(schema_body(schema), seed=zlib.crc32(str(path).encode()), valid=3, mutations=9):
+        for instance in instances(schema_body(schema), seed=zlib.crc32("/".join(path.parts[-4:]).encode()), valid=3, mutations=9):
             _agree(c, instance)
             verdicts[c._slow.is_valid(instance)] += 1
     # Both verdicts are well represented, and most schemas really use the compiled path.
