@@ -152,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             process = psutil.Process(broker.proc.pid)
             rss = lambda: process.memory_info().rss / 2**20  # noqa: E731  (MiB)
             rss_start = rss()
-            cpu0, own0 = sum(process.cpu_times()[:2]), sum(psutil.Process().cpu_times()[:2])
+            times0 = process.cpu_times()
+            cpu0, own0 = sum(times0[:2]), sum(psutil.Process().cpu_times()[:2])
             result = asyncio.run(through_broker(f"127.0.0.1:{broker.port}", total, rss))
-            cpu_broker = sum(process.cpu_times()[:2]) - cpu0
+            times1 = process.cpu_times()
+            cpu_broker = sum(times1[:2]) - cpu0
+            cpu_broker_sys = times1[1] - times0[1]
             cpu_clients = sum(psutil.Process().cpu_times()[:2]) - own0
             status = json.loads(_get(f"{broker.url}/status"))
             port = int(echo.stdout.readline())
@@ -171,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     counters = status["counters"]
     per_pass = counters["published"] / max(counters["fsync_passes"], 1)
     print(f"fsync passes {counters['fsync_passes']:,} ({per_pass:.0f} msgs each), {counters['fsync_seconds']:.1f} s syncing")
-    print(f"CPU: broker {cpu_broker:.1f} s ({1e6 * cpu_broker / total:.0f} us/msg), "
+    print(f"CPU: broker {cpu_broker:.1f} s ({1e6 * cpu_broker / total:.0f} us/msg, {cpu_broker_sys:.1f} s in the kernel), "
           f"pynsq writer+reader {cpu_clients:.1f} s ({1e6 * cpu_clients / total:.0f} us/msg)")
     growth = result["rss_100"] - result.get("rss_10", result["rss_100"])
     print(f"broker RSS: start {rss_start:.1f} MiB, at 10% {result.get('rss_10', float('nan')):.1f} MiB, "

@@ -70,6 +70,7 @@ class Channel:
         self._rr = 0
         self._pumping = False
         self._pump_soon = False
+        self.pump_wanted = False
         self.paused = False
         self._filling: set = set()
         self._forced = False
@@ -187,17 +188,21 @@ class Channel:
             self._forced = False
 
     def pump_soon(self) -> None:
-        """Pump once after the commands already read are handled (FINs arrive in bursts)."""
+        """Pump once after the commands already read are handled (FINs arrive in bursts): the
+        connection pumps at the end of its input chunk; the scheduled pump is the fallback."""
+        self.pump_wanted = True
         if not self._pump_soon:
             self._pump_soon = True
             asyncio.get_running_loop().call_soon(self._scheduled_pump)
 
     def _scheduled_pump(self) -> None:
         self._pump_soon = False
-        self.pump()
+        if self.pump_wanted:
+            self.pump()
 
     def pump(self) -> None:
         """Deliver as many ready messages as the clients' RDY counts allow."""
+        self.pump_wanted = False
         if self._pumping or not self.clients or self.closed or self.paused or self.topic.paused:
             return
         self._pumping = True

@@ -85,6 +85,9 @@ class Connection(asyncio.Protocol):
             self._parse()
         except ClientError as err:
             self.respond(None, error=err)
+        channel = self.channel
+        if channel is not None and channel.pump_wanted:
+            channel.pump()  # once for every FIN/REQ/RDY in this chunk, in this same loop turn
         if self._pos and (self._pos >= len(self._in) or self._pos > 1 << 20):
             del self._in[:self._pos]
             self._pos = 0
