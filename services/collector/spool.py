@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import struct
+import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,15 @@ _HEADER = struct.Struct(">IIB")
 
 class SpoolFull(RuntimeError):
     """The spool reached ``collector.spool_max_bytes``."""
+
+
+def _settle(future: asyncio.Future, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 class Spool:
@@ -41,6 +51,10 @@ class Spool:
         self.appended = 0
         self.replayed = 0
         self.torn_bytes_dropped = 0
+        # Appends waiting for the worker; whatever queues up during one fdatasync shares the next one.
+        self._queue: list[tuple[list[Record], asyncio.Future, asyncio.AbstractEventLoop]] = []
+        self._lock = threading.Lock()
+        self._writing = False
         self._recover()
 
     # -- start-up -----------------------------------------------------------------------------------
@@ -141,9 +155,43 @@ class Spool:
 
     # -- the async API ------------------------------------------------------------------------------
 
+    def _commit_queued(self) -> None:
+        """Worker: write every queued append with one sync, until the queue stays empty."""
+        while True:
+            with self._lock:
+                batch, self._queue = self._queue, []
+                if not batch:
+                    self._writing = False
+                    return
+            results: list[BaseException | None]
+            try:
+                self._append([record for records, _, _ in batch for record in records])
+                results = [None] * len(batch)
+            except SpoolFull:
+                # Together they do not fit: let each try alone, so the ones that fit are kept.
+                results = []
+                for records, _, _ in batch:
+                    try:
+                        self._append(records)
+                        results.append(None)
+                    except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                        results.append(exc)
+            except Exception as exc:  # noqa: BLE001 - disk errors: handed to the waiting requests
+                results = [exc] * len(batch)
+            for (_, future, loop), error in zip(batch, results):
+                loop.call_soon_threadsafe(_settle, future, error)
+
     async def append(self, records: list[Record]) -> None:
-        """Durably append records (one group commit); raises SpoolFull or OSError."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._append, records)
+        """Durably append records (group commit); raises SpoolFull or OSError."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            self._queue.append((records, future, loop))
+            start = not self._writing
+            self._writing = True
+        if start:
+            self._executor.submit(self._commit_queued)
+        await future
 
     async def read(self, max_records: int = 500, max_bytes: int = 4_000_000) -> tuple[list[Record], int]:
         """The oldest records not yet replayed, and the offset to :meth:`advance` to once published."""

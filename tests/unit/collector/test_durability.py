@@ -163,3 +163,19 @@ class BrokerDownStillAnswers200(CollectorTestCase):
             assert self.req("/i?e=pv").code == 200
         assert self.sink.spool.depth == 5
         assert self.req("/sink-health").code == 503
+
+
+def test_concurrent_appends_share_syncs_and_keep_order(tmp_path, monkeypatch):
+    syncs = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (syncs.append(fd), real(fd)))
+
+    async def main():
+        spool = Spool(tmp_path, fsync=True)
+        await asyncio.gather(*(spool.append([(RAW, b"%d" % i)]) for i in range(100)))
+        records, _ = await spool.read(1000)
+        assert records == [(RAW, b"%d" % i) for i in range(100)]
+        spool.close()
+
+    run(main())
+    assert 1 <= len(syncs) < 100
