@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...iglu.core import ParseError, SchemaKey, parse_sdj
+from ...iglu.core import ParseError, parse_sdj
 from .failure import AdapterFailure, input_data, raw_event
 from .raw_event import RawEvent
 
@@ -86,7 +86,3 @@ async def payload_data_events(body: str, iglu: Any, kind: str) -> list[dict[str,
     if messages:
         raise AdapterFailure(kind, messages)
     return events
-
-
-def schema_key(uri: str) -> SchemaKey:
-    return SchemaKey.parse(uri)

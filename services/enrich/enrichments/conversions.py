@@ -92,7 +92,11 @@ def format_ms(ms: int) -> str:
 
 
 def _java_year_text(ms: int) -> str:
-    return f"{ms} ms since epoch"
+    """The out-of-range instant as Java would print it (years beyond 9999 via 400-year cycles)."""
+    cycles = (ms - _MIN_MS) // _400_YEARS_MS - 1  # lands in years 400..799, inside Python's calendar
+    when = _EPOCH + dt.timedelta(milliseconds=ms - cycles * _400_YEARS_MS)
+    year = when.year + 400 * cycles
+    return f"{year:04d}-{when.month:02d}-{when.day:02d} {when.hour:02d}:{when.minute:02d}:{when.second:02d}.{ms % 1000:03d}"
 
 
 def timestamp_ms(value: str) -> str:
