@@ -4,7 +4,8 @@
    (an ``ids`` query every few ms for all pending ids); p50/p99 of send → first seen.  Baseline, same
    run: one document ``_bulk``-indexed straight into the same search node → first seen.
 2. Throughput: the highest rate (tp2 POSTs of 10 events) the stack holds for 2 minutes with zero loss
-   (every event searchable shortly after sending stops, sink ledgers balanced, nothing rejected).
+   (the rate achieved, every event searchable within 5 s (or 5 % of the run) of the last send, so the
+   lag did not build up; sink ledgers balanced, nothing rejected).
 ``--smoke``: a few seconds of each.  Prints figures; never asserts times.
 """
 
@@ -214,7 +215,8 @@ def sustained(stack: MiniStack, es: OpenSearch, rate: float, seconds: float, bat
     drained_in = time.monotonic() - start - send_time
     return {"rate": rate, "sent": total, "found": found, "backlog_at_end": total - at_end,
             "achieved_rate": total / send_time, "drain_s": drained_in, "http_errors": len(errors),
-            "held": found == total and not errors and total / send_time >= 0.95 * rate}
+            "held": (found == total and not errors and total / send_time >= 0.95 * rate
+                     and drained_in <= max(5.0, 0.05 * seconds))}
 
 
 def ledgers(stack: MiniStack) -> dict[str, dict]:
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             rate, best, step_up = (200.0 if args.smoke else 100.0), 0.0, True
             for _ in range(1 if args.smoke else 8):
                 trial = sustained(stack, es, rate, probe_s, drain_s=10.0)
-                ok = trial["held"] and trial["backlog_at_end"] <= rate * 2
+                ok = trial["held"] and trial["drain_s"] <= 5.0  # kept up: the lag did not build
                 print(f"probe {rate:g} ev/s × {probe_s:g} s: achieved {trial['achieved_rate']:.0f} ev/s, "
                       f"backlog at end {trial['backlog_at_end']}, drained in {trial['drain_s']:.1f} s, "
                       f"{'held' if ok else 'NOT held'}")
