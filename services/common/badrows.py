@@ -82,8 +82,9 @@ def raw_payload(body: bytes) -> str:
     return text
 
 
-def generic_error(processor: Processor, errors: list[str], payload: str) -> bytes:
-    return envelope("generic_error", processor, {"timestamp": instant(), "errors": errors}, payload)
+def generic_error(processor: Processor, errors: list[str], payload: str, max_payload: int = 500_000) -> bytes:
+    # Cut so the row still fits a 1 MB NSQ message: a row the broker refuses would be retried forever.
+    return envelope("generic_error", processor, {"timestamp": instant(), "errors": errors}, payload[:max_payload])
 
 
 # --- enrich's bad rows (§4.2-4.4); added by the enrich issue -------------------------------------

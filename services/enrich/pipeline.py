@@ -37,6 +37,13 @@ class Pipeline:
         self.max_record_bytes = max_record_bytes
 
     async def process(self, record: bytes) -> Outcome:
+        outcome = await self._process(record)
+        limit = self.max_record_bytes
+        if any(len(row) > limit for row in outcome.bad):
+            outcome.bad = [records.bounded(row, limit) for row in outcome.bad]
+        return outcome
+
+    async def _process(self, record: bytes) -> Outcome:
         etl_tstamp = format_ms(int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000))
         try:
             payload = load(record)

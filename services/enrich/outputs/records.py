@@ -32,6 +32,14 @@ def good(line: str, max_bytes: int) -> tuple[bool, bytes]:
                                          data[: max_bytes // 10].decode("utf-8", "ignore"))
 
 
+def bounded(row: bytes, max_bytes: int) -> bytes:
+    """A bad row too big for the topic becomes a size_violation carrying its start (as Snowplow's loaders do)."""
+    if len(row) <= max_bytes:
+        return row
+    return badrows.size_violation(ENRICH, max_bytes, len(row), f"Bad row exceeds allowed max size of {max_bytes} bytes",
+                                  row[: max_bytes // 10].decode("utf-8", "ignore"))
+
+
 def cpform(record: bytes, message: dict[str, Any]) -> bytes:
     message = dict(message)
     if "error" in message:

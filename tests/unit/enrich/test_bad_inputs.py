@@ -224,3 +224,13 @@ def test_a_batch_with_a_protocol_error_emits_nothing(pipe):
     batch = support.post_body(GOOD_EVENT, {**GOOD_EVENT, "res": 5})
     outcome = support.run(pipe, support.payload(body=batch))
     assert outcome.good == [] and len(outcome.bad) == 1 and outcome.payload_outcome == "tracker_protocol_violations"
+
+
+def test_oversized_bad_row_becomes_a_size_violation(iglu, badrow_checker):
+    pipe = support.pipeline(iglu, max_record_bytes=5000)
+    outcome = support.run(pipe, support.payload(body="x" * 20000, content_type="text/plain"))
+    (row,) = support.bad_rows(outcome)
+    assert row["schema"].endswith("/size_violation/jsonschema/1-0-0")
+    assert row["data"]["failure"]["expectation"] == "Bad row exceeds allowed max size of 5000 bytes"
+    assert outcome.payload_outcome == "tracker_protocol_violations"
+    support.assert_valid_bad_row(badrow_checker, row)
