@@ -206,3 +206,19 @@ def test_iglu_webhook_adapter(pipe):
     event = one_event(pipe, support.payload(path="/com.snowplowanalytics.iglu/v1", body=body,
                                             content_type="application/json"))
     assert json.loads(event.unstruct_event)["data"]["data"] == {"action": "share", "network": "x"}
+
+
+def test_iglu_webhook_form_body_and_redirect_into_cx(pipe):
+    qs = "schema=iglu%3Acom.snowplowanalytics.snowplow%2Fsocial_interaction%2Fjsonschema%2F1-0-0"
+    event = one_event(pipe, support.payload(path="/com.snowplowanalytics.iglu/v1", querystring=qs,
+                                            body="action=retweet&network=twitter",
+                                            content_type="application/x-www-form-urlencoded"))
+    assert event.platform == "srv"
+    assert json.loads(event.unstruct_event)["data"]["data"] == {"action": "retweet", "network": "twitter"}
+    web_page = {"schema": "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0",
+                "data": {"id": "0b3b2c49-1c8e-4f54-9b58-5e2c55c0d3a1"}}
+    cx = support.b64({"schema": CONTEXTS_1_0_0, "data": [web_page]})
+    event = one_event(pipe, support.payload(path="/r/tp2", querystring=f"e=se&se_ca=c&se_ac=a&u=https%3A%2F%2Fx.example%2F&cx={cx}"))
+    entities = json.loads(event.contexts)["data"]
+    assert [e["schema"].split("/")[1] for e in entities] == ["uri_redirect", "web_page"]
+    assert event.event == "struct" and event.v_tracker == "r-tp2"
