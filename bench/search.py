@@ -114,7 +114,7 @@ def main() -> None:
         node = SearchNode(Path(tmp), env=env).start()
         osmem = Osmem()
         try:
-            ours, theirs = node.client(), osmem.client()
+            ours, theirs = node.client(timeout=600), osmem.client(timeout=600)
             ours.indices.create(index="good", body=mini_good_index())
             theirs.indices.create(index="good", body=mini_good_index())
             rss = PeakRss(node.process.proc.pid)

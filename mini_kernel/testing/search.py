@@ -25,10 +25,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _client(port: int):
+def _client(port: int, timeout: float = 60):
     from opensearchpy import OpenSearch
 
-    return OpenSearch(hosts=[{"host": "127.0.0.1", "port": port}], timeout=60)
+    return OpenSearch(hosts=[{"host": "127.0.0.1", "port": port}], timeout=timeout)
 
 
 class Osmem:
@@ -55,8 +55,8 @@ class Osmem:
             raise RuntimeError(f"osmem-server exited: {self._log.read()[-2000:]!r}")
         return True
 
-    def client(self):
-        return _client(self.port)
+    def client(self, timeout: float = 60):
+        return _client(self.port, timeout)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -87,8 +87,8 @@ class SearchNode:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self):
-        return _client(self.port)
+    def client(self, timeout: float = 60):
+        return _client(self.port, timeout)
 
     def restart(self) -> "SearchNode":
         self.process.stop()

@@ -348,7 +348,9 @@ class Searcher:
         exprs = [s.expr for s in self.sorts]
         cols = "".join(f", {e} AS s{i}" for i, e in enumerate(exprs))
         order = [f"s{i} {'DESC' if s.desc else 'ASC'}" for i, s in enumerate(self.sorts) if s.name != "_score"]
-        order.append("k ASC")
+        # ties follow the index walk's order (see _walk), so pages of one search agree whichever path ran
+        first = next((s for s in self.sorts if s.name != "_score"), None)
+        order.append("k DESC" if first is not None and first.desc and first.field is not None else "k ASC")
         where, params = "", []
         if after is not None:
             keys = [(i, s) for i, s in enumerate(self.sorts) if s.name != "_score"]
