@@ -111,6 +111,7 @@ class Consumer:
         give_up_topic: str = BAD,
         retry_delay_ms: int = 100,
         retry_max_delay_ms: int = 10_000,
+        output_buffer_timeout_ms: int | None = None,
     ):
         self.max_attempts = int(settings["bus.max_attempts"])
         self.handler = handler
@@ -134,6 +135,9 @@ class Consumer:
             max_in_flight=max_in_flight,
             msg_timeout=msg_timeout_s,  # pynsq takes seconds (it sends ms to nsqd)
         )
+        if output_buffer_timeout_ms is not None:
+            # How long nsqd may hold message frames to batch them (pynsq's default: 250 ms per hop).
+            kwargs["output_buffer_timeout"] = int(output_buffer_timeout_ms)
         if lookupd:
             kwargs["lookupd_http_addresses"] = lookupd
             kwargs["lookupd_poll_interval"] = 5

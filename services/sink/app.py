@@ -78,6 +78,8 @@ class Sink:
             max_in_flight=max_in_flight or int(self.settings["sink.max_in_flight"]),
             # A message the sink gives up on must not loop back into the bad sink's own input.
             give_up_topic=bus.BAD_ES,
+            # Latency over batching: the broker should not hold our message frames (nsqd default 250 ms).
+            output_buffer_timeout_ms=int(self.settings["sink.output_buffer_timeout_ms"]),
         )
         return consumer
 

@@ -27,6 +27,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sink.batch_bytes", 5_000_000, "A batch is sent as soon as its documents reach this many bytes."),
     Setting("sink.batch_docs", 500, "A batch is sent as soon as it holds this many documents."),
     Setting("sink.concurrency", 2, "_bulk requests in flight at once (the next batch fills meanwhile)."),
+    Setting("sink.output_buffer_timeout_ms", 1, "output_buffer_timeout the sink asks the broker for: how long "
+            "message frames may wait to be batched on their way to the sink (nsqd's default is 250 ms)."),
     Setting("sink.max_in_flight", 1000, "Messages the sink holds unacknowledged from the broker at once."),
     Setting("sink.retries", 5, "Attempts of a failing _bulk request (or a retryable item) before the message is "
             "handed back to the broker for redelivery."),
