@@ -1,8 +1,8 @@
 """``etl_tags``: the smallest enrichment, proving the registry — writes configured tags to the
 ``etl_tags`` column (which Snowplow's own enrich never sets), e.g. to mark events of a test run.
 
-Config: ``{"schema": "iglu:dev.mini.enrichments/etl_tags_config/jsonschema/1-0-0", "data": {"name":
-"etl_tags", "vendor": "dev.mini.enrichments", "enabled": true, "parameters": {"tags": ["run-42"]}}}``.
+Config: ``{"schema": "iglu:io.minilab.enrichments/etl_tags_config/jsonschema/1-0-0", "data": {"name":
+"etl_tags", "vendor": "io.minilab.enrichments", "enabled": true, "parameters": {"tags": ["run-42"]}}}``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ SLOTS.setdefault("etl_tags", 1000)
 
 class EtlTags(Enrichment):
     name = "etl_tags"
-    schema_criterion = "iglu:dev.mini.enrichments/etl_tags_config/jsonschema/1-0-*"
+    schema_criterion = "iglu:io.minilab.enrichments/etl_tags_config/jsonschema/1-0-*"
     slot = 1000  # after Snowplow's own enrichments
 
     def parse(self, config: dict[str, Any]) -> str:

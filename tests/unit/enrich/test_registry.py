@@ -8,8 +8,8 @@ from services.enrich.enrichments.registry import (
 from services.enrich.enrichments.etl_tags import EtlTags
 from tests.unit.enrich import support
 
-ETL_TAGS = {"schema": "iglu:dev.mini.enrichments/etl_tags_config/jsonschema/1-0-0",
-            "data": {"name": "etl_tags", "vendor": "dev.mini.enrichments", "enabled": True,
+ETL_TAGS = {"schema": "iglu:io.minilab.enrichments/etl_tags_config/jsonschema/1-0-0",
+            "data": {"name": "etl_tags", "vendor": "io.minilab.enrichments", "enabled": True,
                      "parameters": {"tags": ["run-42", "ci"]}}}
 
 
