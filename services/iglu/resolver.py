@@ -198,7 +198,7 @@ class Resolver:
         return entry
 
     async def _fetch(self, key: SchemaKey) -> Entry:
-        now_mono, now_wall = time.monotonic(), time.time()
+        now_mono = time.monotonic()
         previous = self._cache.get(key)
         fresh_failure = previous is not None and previous.schema is None and self._fresh(previous, now_mono)
         failures: dict[str, RepoHistory] = {}
@@ -225,8 +225,8 @@ class Resolver:
             except RegistryError as exc:
                 old = failures.get(repo.name)
                 errors = [] if old is None else [e for e in old.errors if e != exc.as_json()]
-                failures[repo.name] = RepoHistory(
-                    errors + [exc.as_json()], (old.attempts if old else 0) + 1, now_wall, now_mono
+                failures[repo.name] = RepoHistory(  # the attempt's end starts its backoff
+                    errors + [exc.as_json()], (old.attempts if old else 0) + 1, time.time(), time.monotonic()
                 )
                 continue
             entry = Entry(time.monotonic(), schema=schema, repo=repo, consulted_local=consulted_local)

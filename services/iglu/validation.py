@@ -91,9 +91,6 @@ def too_deep(value: Any, limit: int) -> bool:
 class _Prepared:
     """Walks a schema in schema positions only (never inside enum/default values)."""
 
-    def __init__(self) -> None:
-        self.has_multiple_of = False
-
     def schema(self, node: Any) -> Any:
         if not isinstance(node, dict):
             return node
@@ -121,8 +118,6 @@ class _Prepared:
             elif key == "pattern" and isinstance(value, str):
                 out[key] = _ascii(value)
             else:
-                if key == "multipleOf":
-                    self.has_multiple_of = True
                 out[key] = value
         return out
 
@@ -190,37 +185,56 @@ def schema_issues(schema: dict) -> list[dict]:
 
 
 class CompiledSchema:
-    """A schema ready to validate instances: ``errors(instance)`` is ``[]`` when valid."""
+    """A schema ready to validate instances: ``errors(instance)`` is ``[]`` when valid.
 
-    def __init__(self, schema: dict, max_depth: int = DEFAULT_MAX_DEPTH, compiled: bool = True):
+    The compiled function costs tens of milliseconds to build, so it is built on the
+    ``fast_after``-th validation (0: at once); until then, and for ``compiled=False``, jsonschema decides.
+    """
+
+    def __init__(self, schema: dict, max_depth: int = DEFAULT_MAX_DEPTH, compiled: bool = True,
+                 fast_after: int = 8):
         self.max_depth = max_depth
         self._fast = None
         self._slow = None
+        self._body: dict | None = None
+        self._uses_left = fast_after if compiled else -1
         try:
             self.issues = schema_issues(schema)
             if self.issues:
                 return
-            prep = _Prepared()
-            body = prep.schema(schema_body(schema))
-            self._slow = SnowplowDraft4(body, format_checker=FORMAT_CHECKER)
+            self._body = _Prepared().schema(schema_body(schema))
+            self._slow = SnowplowDraft4(self._body, format_checker=FORMAT_CHECKER)
         except Exception as exc:  # whatever a registry returns, validation reports it instead of crashing
             self.issues = [{"path": "$", "message": f"the schema cannot be used: {type(exc).__name__}: {exc}"}]
             return
+        if self._uses_left == 0:
+            self._compile()
+
+    def _compile(self) -> None:
         # fastjsonschema's multipleOf is exact too (Decimal); its extra "infinity reached" rule can only
         # reject, and a rejection is always re-decided by the report path (see errors()).
-        if compiled:
-            try:
-                self._fast = fastjsonschema.compile(
-                    {**body, "$schema": _DRAFT4}, formats=_FAST_FORMATS, use_default=False,
-                    handlers={"http": lambda _u: {}, "https": lambda _u: {}},
-                )
-            except Exception:  # a schema fastjsonschema can't compile is still validated exactly
-                self._fast = None
+        self._uses_left = -1
+        try:
+            self._fast = fastjsonschema.compile(
+                {**self._body, "$schema": _DRAFT4}, formats=_FAST_FORMATS, use_default=False,
+                handlers={"http": lambda _u: {}, "https": lambda _u: {}},
+            )
+        except Exception:  # a schema fastjsonschema can't compile is still validated exactly
+            self._fast = None
+
+    @property
+    def has_fast_path(self) -> bool:
+        return self._fast is not None
 
     def fast_verdict(self, instance: Any) -> bool | None:
         """The compiled function's verdict (None when there is none for this schema or instance)."""
         if self._fast is None:
-            return None
+            if self._uses_left > 0:
+                self._uses_left -= 1
+                if self._uses_left == 0 and self._body is not None:
+                    self._compile()
+            if self._fast is None:
+                return None
         try:
             self._fast(instance)
         except fastjsonschema.JsonSchemaException:

@@ -9,7 +9,7 @@ SELF = {"vendor": "com.acme", "name": "q", "format": "jsonschema", "version": "1
 
 
 def compiled(body, **kw):
-    return CompiledSchema({"$schema": SELF_DESC_URI, "self": SELF, **body}, **kw)
+    return CompiledSchema({"$schema": SELF_DESC_URI, "self": SELF, **body}, fast_after=0, **kw)
 
 
 QUIRKS = [
@@ -82,6 +82,7 @@ QUIRKS = [
 @pytest.mark.parametrize("fast", [True, False], ids=["compiled", "jsonschema"])
 def test_quirk(quirk, body, instance, valid, fast):
     c = compiled(body, compiled=fast)
+    assert c.has_fast_path is fast
     assert c.is_valid(instance) is valid
     assert (c.errors(instance) == []) is valid
 
@@ -95,6 +96,15 @@ def test_depth_limit():
     assert json_depth(deep) == 61
     c = compiled({}, max_depth=50)
     assert c.errors(deep) == [{"message": "Maximum allowed JSON depth exceeded", "path": "/", "keyword": None, "targets": []}]
+
+
+def test_the_compiled_path_is_built_after_a_few_uses():
+    c = CompiledSchema({"$schema": SELF_DESC_URI, "self": SELF, "type": "integer"}, fast_after=3)
+    verdicts = []
+    for _ in range(4):
+        verdicts.append(c.has_fast_path)
+        assert c.errors(1) == [] and c.errors("x") != []
+    assert verdicts == [False, False, True, True]
 
 
 def test_invalid_schema_gives_schema_issues():
