@@ -114,7 +114,8 @@ async def start(settings: Settings) -> Running:
         state.ledger.add(outcome)
 
     consumer = bus.Consumer(settings, bus.RAW, "enrich", handle, publisher=publisher, processor=ENRICH,
-                            max_in_flight=int(settings["enrich.max_in_flight"]))
+                            max_in_flight=int(settings["enrich.max_in_flight"]),
+                            output_buffer_timeout_ms=int(settings["enrich.output_buffer_timeout_ms"]))
     holder: dict[str, Running] = {}
     app = make_app(settings, state, health=lambda: holder["r"].health(), status=lambda: holder["r"].status())
     sockets = tornado.netutil.bind_sockets(int(settings["enrich.port"]), settings["enrich.host"])

@@ -13,6 +13,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("enrich.host", "127.0.0.1", "Interface enrich's admin HTTP API (/health, /status, /enrichments) binds."),
     Setting("enrich.port", 0, "Port of enrich's admin HTTP API (0: any free port, written to run/enrich.json)."),
     Setting("enrich.max_in_flight", 200, "RawEvents messages enrich works on at once (NSQ RDY)."),
+    Setting("enrich.output_buffer_timeout_ms", 5,
+            "How long nsqd may hold RawEvents messages to batch them to enrich (pynsq's default, 250 ms, throttles)."),
     Setting("enrich.max_record_bytes", 1_000_000,
             "Largest enriched TSV line written to EnrichedEvents, in bytes; a larger one becomes a size_violation."),
     Setting("enrich.atomic_field_limits", {}, "Overrides of the atomic field length limits (TOML table "
