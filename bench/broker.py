@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nsq
 import psutil
+import tornado.httpclient
 import tornado.iostream
 import tornado.tcpclient
 import tornado.tcpserver
@@ -31,15 +32,62 @@ WINDOW = 8  # MPUBs in flight
 MAX_BACKLOG = 20_000  # published but not yet received
 
 
-async def through_broker(address: str, total: int, rss) -> dict:
+async def publish(address: str, total: int, backlog, stats_url: str | None = None) -> dict:
+    """MPUB ``total`` 1 KB messages in batches, at most WINDOW unanswered, pausing while the backlog
+    (``backlog()``, or the channel depth polled from ``stats_url``) is above MAX_BACKLOG."""
+    body = b"m" * SIZE
+    writer = nsq.Writer([address])
+    while not any(c.connected() for c in writer.conns.values()):
+        await asyncio.sleep(0.01)
+    window = asyncio.Semaphore(WINDOW)
+    failures = 0
+    depth = 0
+
+    def published(conn, data) -> None:
+        nonlocal failures
+        if data != b"OK":
+            failures += 1
+        window.release()
+
+    async def poll() -> None:
+        nonlocal depth
+        client = tornado.httpclient.AsyncHTTPClient()
+        while True:
+            response = await client.fetch(stats_url)
+            channels = json.loads(response.body)["topics"][0]["channels"]
+            depth = channels[0]["depth"] + channels[0]["in_flight_count"] if channels else 0
+            await asyncio.sleep(0.02)
+
+    poller = asyncio.ensure_future(poll()) if stats_url else None
+    sent = 0
+    peak_backlog = 0
+    while sent < total:
+        await window.acquire()
+        while (depth if stats_url else backlog(sent)) > MAX_BACKLOG:
+            await asyncio.sleep(0.002)
+        n = min(BATCH, total - sent)
+        writer.mpub("bench", [body] * n, callback=published)
+        sent += n
+        peak_backlog = max(peak_backlog, depth if stats_url else backlog(sent))
+    for _ in range(WINDOW):
+        await window.acquire()
+    if poller is not None:
+        poller.cancel()
+    for conn in list(writer.conns.values()):
+        conn.close()
+    return {"failures": failures, "peak_backlog": peak_backlog}
+
+
+async def through_broker(address: str, http_url: str, total: int, rss, separate_writer: bool) -> dict:
     received = 0
     marks: dict[str, float] = {}
     done = asyncio.get_running_loop().create_future()
-    body = b"m" * SIZE
 
     def on_message(message: nsq.Message) -> bool:
         nonlocal received
         received += 1
+        if received == 1:
+            marks["started"] = time.perf_counter()
         if received == total // 10:
             marks["rss_10"] = rss()
         if received >= total and not done.done():
@@ -48,37 +96,22 @@ async def through_broker(address: str, total: int, rss) -> dict:
 
     reader = nsq.Reader(topic="bench", channel="c", nsqd_tcp_addresses=[address], message_handler=on_message,
                         max_in_flight=2000, max_tries=0)
-    writer = nsq.Writer([address])
-    while not any(c.connected() for c in writer.conns.values()) or not reader.conns:
+    while not reader.conns:
         await asyncio.sleep(0.01)
-    window = asyncio.Semaphore(WINDOW)
-    failures = 0
-
-    def published(conn, data) -> None:
-        nonlocal failures
-        if data != b"OK":
-            failures += 1
-        window.release()
-
-    started = time.perf_counter()
-    sent = 0
-    peak_backlog = 0
-    while sent < total:
-        await window.acquire()
-        while sent - received > MAX_BACKLOG:
-            await asyncio.sleep(0.002)
-        n = min(BATCH, total - sent)
-        writer.mpub("bench", [body] * n, callback=published)
-        sent += n
-        peak_backlog = max(peak_backlog, sent - received)
-    finished = await asyncio.wait_for(done, 600)
+    if separate_writer:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.broker", "--writer", address, http_url, str(total),
+            stdout=asyncio.subprocess.PIPE, cwd=str(Path(__file__).resolve().parents[1]))
+        finished = await asyncio.wait_for(done, 3600)
+        out, _ = await child.communicate()
+        writer = json.loads(out.decode().strip().splitlines()[-1])
+    else:
+        writer = await publish(address, total, lambda sent: sent - received)
+        finished = await asyncio.wait_for(done, 3600)
     marks["rss_100"] = rss()
     reader.close()
-    for conn in list(writer.conns.values()):
-        conn.close()
-    seconds = finished - started
-    return {"messages": total, "seconds": seconds, "msgs_per_s": total / seconds, "failures": failures,
-            "peak_backlog": peak_backlog, **marks}
+    seconds = finished - marks["started"]
+    return {"messages": total, "seconds": seconds, "msgs_per_s": total / seconds, **writer, **marks}
 
 
 class Echo(tornado.tcpserver.TCPServer):
@@ -137,10 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="about 2,000 messages")
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--no-fsync", action="store_true", help="acknowledge on write to the OS")
+    parser.add_argument("--one-process", action="store_true",
+                        help="run the pynsq Writer in the Reader's process (default: its own process)")
     parser.add_argument("--echo-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--writer", nargs=3, metavar=("TCP", "HTTP", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.echo_server:
         echo_server()
+        return 0
+    if args.writer:
+        address, http_url, n = args.writer
+        result = asyncio.run(publish(address, int(n), None, f"{http_url}/stats?format=json&topic=bench"))
+        print(json.dumps(result))
         return 0
     total = 2_000 if args.smoke else args.messages
     with tempfile.TemporaryDirectory(prefix="bench-broker-") as tmp:
@@ -154,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             rss_start = rss()
             times0 = process.cpu_times()
             cpu0, own0 = sum(times0[:2]), sum(psutil.Process().cpu_times()[:2])
-            result = asyncio.run(through_broker(f"127.0.0.1:{broker.port}", total, rss))
+            result = asyncio.run(through_broker(f"127.0.0.1:{broker.port}", broker.url, total, rss,
+                                                not args.one_process))
             times1 = process.cpu_times()
             cpu_broker = sum(times1[:2]) - cpu0
             cpu_broker_sys = times1[1] - times0[1]
@@ -167,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             echo.wait()
             broker.stop()
     mode = "os-write" if args.no_fsync else "fdatasync group commit"
+    mode += ", writer in the reader's process" if args.one_process else ", writer in its own process"
     print(f"broker ({mode}): {result['messages']:,} x {SIZE} B in {result['seconds']:.1f} s = "
           f"{result['msgs_per_s']:,.0f} msgs/s (failures {result['failures']}, peak backlog {result['peak_backlog']:,})")
     print(f"raw tornado TCP echo of the same bytes: {raw['msgs_per_s']:,.0f} msgs/s "
@@ -175,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     per_pass = counters["published"] / max(counters["fsync_passes"], 1)
     print(f"fsync passes {counters['fsync_passes']:,} ({per_pass:.0f} msgs each), {counters['fsync_seconds']:.1f} s syncing")
     print(f"CPU: broker {cpu_broker:.1f} s ({1e6 * cpu_broker / total:.0f} us/msg, {cpu_broker_sys:.1f} s in the kernel), "
-          f"pynsq writer+reader {cpu_clients:.1f} s ({1e6 * cpu_clients / total:.0f} us/msg)")
+          f"pynsq {'writer+' if args.one_process else ''}reader {cpu_clients:.1f} s "
+          f"({1e6 * cpu_clients / total:.0f} us/msg)")
     growth = result["rss_100"] - result.get("rss_10", result["rss_100"])
     print(f"broker RSS: start {rss_start:.1f} MiB, at 10% {result.get('rss_10', float('nan')):.1f} MiB, "
           f"at 100% {result['rss_100']:.1f} MiB (growth 10%->100%: {growth:+.1f} MiB)")
