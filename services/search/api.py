@@ -12,14 +12,13 @@ import logging
 import re
 import time
 import urllib.parse
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import tornado.web
 
 from . import documents, search
-from .errors import SearchError, bad_request, index_not_found, parsing
-from .mapping import Mapping, flatten_settings
-from .search import Searcher, parse_keepalive, shards, wrap_phase
+from .errors import SearchError, bad_request, index_not_found
+from .search import shards
 
 log = logging.getLogger(__name__)
 VERSION = "2.19.1"

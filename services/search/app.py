@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import uuid
 from typing import Any
@@ -16,7 +15,7 @@ from services.common.settings import Settings
 
 from .api import SearchHandler
 from .errors import SearchError, unsupported
-from .search import Scrolls, Searcher, parse_keepalive, shards, wrap_phase
+from .search import Scrolls, Searcher, parse_keepalive, shards
 from .store import Store
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from .errors import SearchError, bad_request, parsing, unsupported
+from .errors import SearchError, parsing, unsupported
 from . import query as q
 
 _MATCH_PARAMS = {"query", "operator", "minimum_should_match", "analyzer", "zero_terms_query", "lenient", "boost",

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import re
-import struct
 from typing import Any, Iterator
 
 from . import dates
 from .analysis import Analysis
 from .errors import SearchError, bad_request, mapper_parsing
+from .index_settings import analysis_of, expand_settings, flatten_settings  # noqa: F401  (re-exported)
+from .values import INTEGRAL, _as_text, _boolean, _geo, _integral, _number, float32  # noqa: F401
 
 NUMERIC = {"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float"}
-INTEGRAL = {"long": 2**63, "integer": 2**31, "short": 2**15, "byte": 2**7}
 LEAF_TYPES = NUMERIC | {"keyword", "text", "boolean", "date", "geo_point", "match_only_text"}
 COMMON_PARAMS = {"type", "index", "store", "doc_values", "boost", "meta", "similarity"}
 PARAMS: dict[str, set[str]] = {
@@ -45,7 +44,6 @@ DEFAULT_PARAMS = {"index": (True, "true"), "doc_values": (True, "true"), "store"
                   "eager_global_ordinals": (False, "false"), "boost": (1, 1.0)}
 DEFAULT_DATE_FORMATS = ["strict_date_optional_time", "yyyy/MM/dd HH:mm:ss Z||yyyy/MM/dd Z"]
 _SLASH_DATE = re.compile(r"^\d{4}/\d{2}/\d{2}( \d{2}:\d{2}:\d{2})?$")
-_GEOHASH = "0123456789bcdefghjkmnpqrstuvwxyz"
 
 
 @dataclasses.dataclass
@@ -79,11 +77,6 @@ class Unit:
     path: str | None
     parent: int  # index of the parent unit, -1 for the root
     values: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
-
-
-def float32(value: float) -> float:
-    """Lucene keeps ``float`` fields in 32 bits; aggregations then report the widened value."""
-    return struct.unpack("f", struct.pack("f", value))[0]
 
 
 class Mapping:
@@ -208,41 +201,15 @@ class Mapping:
     # ---- PUT _mapping ----
     def merged(self, update: dict[str, Any]) -> "Mapping":
         """A new Mapping with ``update`` merged in; changing a field's type is refused as OpenSearch does."""
+        from .mapping_merge import merge_properties
         doc = copy.deepcopy(self.doc)
         for key, value in update.items():
             if key != "properties":
                 doc[key] = value
-        self._merge_props(doc["properties"], update.get("properties", {}) or {}, "")
+        merge_properties(doc["properties"], update.get("properties", {}) or {}, "")
         result = Mapping(doc, self.settings, self.analysis)
         result.check_limit()
         return result
-
-    def _merge_props(self, into: dict[str, Any], new: dict[str, Any], prefix: str) -> None:
-        for name, spec in new.items():
-            path = prefix + name
-            if name not in into:
-                into[name] = copy.deepcopy(spec)
-                continue
-            old = into[name]
-            old_kind = old.get("type", "object")
-            new_kind = spec.get("type", "object" if "properties" in spec else old_kind)
-            if old_kind != new_kind:
-                raise bad_request(f"mapper [{path}] cannot be changed from type [{old_kind}] to [{new_kind}]")
-            if old_kind in ("object", "nested"):
-                self._merge_props(old.setdefault("properties", {}), spec.get("properties", {}) or {}, path + ".")
-                for key, value in spec.items():
-                    if key != "properties":
-                        old[key] = value
-            else:
-                merged_fields = dict(old.get("fields", {}))
-                merged_fields.update(spec.get("fields", {}) or {})
-                for key in ("format", "analyzer"):
-                    if key in spec and spec.get(key) != old.get(key):
-                        raise bad_request(f"Mapper for [{path}] conflicts with existing mapper:\n\t"
-                                          f"Cannot update parameter [{key}] from [{old.get(key)}] to [{spec.get(key)}]")
-                old.update(spec)
-                if merged_fields:
-                    old["fields"] = merged_fields
 
     # ---- documents ----
     def parse(self, source: dict[str, Any], doc_id: str) -> tuple[list[Unit], bool]:
@@ -352,61 +319,12 @@ class Mapping:
         self._leaf_value(path, spec, value, units[unit])
 
     def _plan(self, path: str, spec: dict[str, Any]):
-        """A specialised appender for a mapped scalar leaf (and its multi-fields), or None."""
-        field = self.fields.get(path)
-        if field is None or spec.get("type", "object") in ("object", "nested"):
-            return None
-        convs = [(field.path, self._converter(field))]
-        for sub in (spec.get("fields") or {}):
-            sub_field = self.fields.get(f"{path}.{sub}")
-            if sub_field is None:
-                return None
-            convs.append((sub_field.path, self._converter(sub_field)))
-        if len(convs) == 1:
-            (p, conv), = convs
-
-            def plan(value, out):
-                for v in conv(value):
-                    out.append((p, v))
-        else:
-            def plan(value, out):
-                staged = [(p, v) for p, conv in convs for v in conv(value)]
-                out.extend(staged)
-        self._plans[path] = plan
+        """A specialised appender for a mapped scalar leaf (and its multi-fields), or None (see plans.py)."""
+        from .plans import make_plan
+        plan = make_plan(self, path, spec)
+        if plan is not None:
+            self._plans[path] = plan
         return plan
-
-    def _converter(self, field: Field):
-        kind = field.type
-        if kind == "keyword":
-            limit = field.spec.get("ignore_above")
-            limit = int(limit) if limit is not None else None
-
-            def keyword(value):
-                text = value if type(value) is str else _as_text(value)
-                return (text,) if limit is None or len(text) <= limit else ()
-            return keyword
-        if kind in ("text", "match_only_text"):
-            analyzer = self.analysis.get(field.spec.get("analyzer"))
-            if field.shared:
-                limit = field.shared_limit
-
-                def shared_text(value):
-                    text = value if type(value) is str else _as_text(value)
-                    return () if len(text) <= limit else analyzer(text)
-                return shared_text
-            return lambda value: analyzer(value if type(value) is str else _as_text(value))
-        if kind == "long" and field.spec.get("coerce", True) not in (False, "false"):
-            def long_(value):
-                if type(value) is int and -2**63 <= value < 2**63:
-                    return (value,)
-                return (_integral(value, "long", True),)
-            return long_
-        if kind == "date":
-            fmt = field.format
-            return lambda value: (fmt.parse(value),)
-        if kind == "boolean":
-            return lambda value: (_boolean(value),)
-        return lambda value: tuple(self.convert(field, value))
 
     def _dynamic(self, value: Any) -> dict[str, Any] | None:
         if isinstance(value, dict):
@@ -515,133 +433,3 @@ class Mapping:
                 if best is None or len(obj) > len(best):
                     best = obj
         return best
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, str)):
-        return str(value) if not isinstance(value, float) else _float_text(value)
-    raise ValueError(f"Can't get text on a {type(value).__name__}")
-
-
-def _float_text(value: float) -> str:
-    return repr(value) if not value.is_integer() or abs(value) >= 1e16 else f"{value:.1f}"
-
-
-def _number(value: Any, coerce: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"Current token (VALUE_{str(value).upper()}) not numeric, can not use numeric value accessors")
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str) and coerce not in (False, "false"):
-        number = float(value.strip())
-    else:
-        raise ValueError(f"For input string: \"{value}\"")
-    if math.isnan(number) or math.isinf(number):
-        raise ValueError(f"[{value}] is not a valid number")
-    return number
-
-
-def _integral(value: Any, kind: str, coerce: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"Current token (VALUE_{str(value).upper()}) not numeric, can not use numeric value accessors")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if coerce in (False, "false") and not value.is_integer():
-            raise ValueError(f"Value [{value}] has a decimal part")
-        number = int(value)
-    elif isinstance(value, str) and coerce not in (False, "false"):
-        text = value.strip()
-        try:
-            number = int(text)
-        except ValueError:
-            number = int(float(text)) if re.fullmatch(r"-?\d+(\.\d*)?([eE][-+]?\d+)?", text) else None
-            if number is None:
-                raise ValueError(f"For input string: \"{value}\"") from None
-    else:
-        raise ValueError(f"For input string: \"{value}\"")
-    bound = INTEGRAL[kind]
-    if not -bound <= number < bound:
-        raise ValueError(f"Value [{value}] is out of range for {'a long' if kind == 'long' else 'an ' + kind}")
-    return number
-
-
-def _boolean(value: Any) -> int:
-    if value is True or value == "true":
-        return 1
-    if value is False or value in ("false", ""):
-        return 0
-    raise ValueError(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
-
-
-def _geo(value: Any) -> tuple[float, float]:
-    if isinstance(value, dict):
-        lat, lon = float(value["lat"]), float(value["lon"])
-    elif isinstance(value, (list, tuple)) and len(value) >= 2:
-        lon, lat = float(value[0]), float(value[1])
-    elif isinstance(value, str) and "," in value:
-        lat_text, lon_text = value.split(",", 1)
-        lat, lon = float(lat_text), float(lon_text)
-    elif isinstance(value, str) and value and all(c in _GEOHASH for c in value.lower()):
-        lat, lon = _geohash(value.lower())
-    else:
-        raise ValueError(f"failed to parse geo point [{value}]")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValueError(f"illegal latitude/longitude value [{lat}, {lon}]")
-    return lat, lon
-
-
-def _geohash(text: str) -> tuple[float, float]:
-    lat_lo, lat_hi, lon_lo, lon_hi, even = -90.0, 90.0, -180.0, 180.0, True
-    for char in text:
-        bits = _GEOHASH.index(char)
-        for shift in range(4, -1, -1):
-            bit = (bits >> shift) & 1
-            if even:
-                mid = (lon_lo + lon_hi) / 2
-                lon_lo, lon_hi = (mid, lon_hi) if bit else (lon_lo, mid)
-            else:
-                mid = (lat_lo + lat_hi) / 2
-                lat_lo, lat_hi = (mid, lat_hi) if bit else (lat_lo, mid)
-            even = not even
-    return (lat_lo + lat_hi) / 2, (lon_lo + lon_hi) / 2
-
-
-# ---- settings: accept nested or dotted input, keep flat "index.*" keys with string values ----
-def flatten_settings(settings: dict[str, Any] | None, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in (settings or {}).items():
-        full = prefix + key
-        if isinstance(value, dict):
-            flat.update(flatten_settings(value, full + "."))
-        else:
-            flat[full] = value
-    if not prefix:
-        flat = {(k if k.startswith("index.") else "index." + k): _setting_text(v) for k, v in flat.items()}
-    return flat
-
-
-def _setting_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return [_setting_text(v) for v in value]
-    return str(value) if value is not None else None
-
-
-def expand_settings(flat: dict[str, Any]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for key, value in sorted(flat.items()):
-        node = tree
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return tree
-
-
-def analysis_of(flat: dict[str, Any]) -> dict[str, Any]:
-    analysis = expand_settings({k: v for k, v in flat.items() if k.startswith("index.analysis.")})
-    return analysis.get("index", {}).get("analysis", {})

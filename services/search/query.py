@@ -8,7 +8,6 @@ constant (every hit scores 1.0); queries this node cannot answer exactly raise a
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Callable
 

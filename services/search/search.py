@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import fnmatch
 import json
 import re
 import time
@@ -17,8 +16,9 @@ from typing import Any
 
 from .aggs import DocSet, Runner
 from .errors import SearchError, bad_request, parsing, unsupported
-from .mapping import INTEGRAL, NUMERIC
 from .query import EMPTY, QueryContext, compile_query
+from .sorting import Sort
+from .source_filter import filter_source, source_spec  # noqa: F401  (used by the API too)
 
 BODY_KEYS = {"query", "from", "size", "sort", "_source", "track_total_hits", "aggs", "aggregations", "search_after",
              "post_filter", "timeout", "version", "seq_no_primary_term", "track_scores", "min_score", "stored_fields",
@@ -26,7 +26,6 @@ BODY_KEYS = {"query", "from", "size", "sort", "_source", "track_total_hits", "ag
              "collapse", "suggest", "rescore", "indices_boost", "pit", "slice", "runtime_mappings", "ext", "stats"}
 UNSUPPORTED_KEYS = {"highlight", "docvalue_fields", "fields", "script_fields", "collapse", "suggest", "rescore",
                     "pit", "slice", "runtime_mappings", "ext", "explain"}
-LONG_MAX, LONG_MIN = 9223372036854775807, -9223372036854775808
 
 
 def shards(n: int = 1) -> dict[str, int]:
@@ -49,180 +48,6 @@ def parse_keepalive(text: str) -> float:
     if not m:
         raise bad_request(f"failed to parse setting [scroll] with value [{text}] as a time value: unit is missing or unrecognized")
     return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-
-
-class Sort:
-    """One sort key compiled to a SQL expression over ``h.k`` (the hit's rowid)."""
-
-    def __init__(self, index, spec: Any):
-        if isinstance(spec, str):
-            name, opts = spec, {}
-        elif isinstance(spec, dict) and len(spec) == 1:
-            name, opts = next(iter(spec.items()))
-            if isinstance(opts, str):
-                opts = {"order": opts}
-        else:
-            raise parsing("[sort] malformed")
-        self.name = name
-        unknown = set(opts) - {"order", "missing", "unmapped_type", "mode", "format", "numeric_type", "nested"}
-        if unknown:
-            raise parsing(f"[field_sort] unknown field [{sorted(unknown)[0]}]")
-        if "nested" in opts:
-            raise unsupported("[nested] in sort")
-        default = "desc" if name == "_score" else "asc"
-        self.order = str(opts.get("order", default)).lower()
-        if self.order not in ("asc", "desc"):
-            raise parsing(f"[sort] unknown order [{self.order}]")
-        self.desc = self.order == "desc"
-        self.field = None
-        self.kind = name
-        self.mode_default = True
-        self.missing = "_last"
-        if name in ("_score", "_doc", "_id"):
-            self.expr = {"_score": "1.0", "_doc": "h.k", "_id": "(SELECT id FROM docs WHERE rowid = h.k)"}[name]
-            self.numeric = name != "_id"
-            return
-        field = index.mapping.field(name)
-        if field is None:
-            if "unmapped_type" not in opts:
-                raise SearchError(400, "query_shard_exception", f"No mapping found for [{name}] in order to sort on",
-                                  index_uuid=index.uuid, index=index.name)
-            self.expr = "NULL"
-            self.numeric = opts["unmapped_type"] not in ("keyword", "text")
-        else:
-            if not field.aggregatable:
-                raise bad_request(
-                    f"Text fields are not optimised for operations that require per-document field data like "
-                    f"aggregations and sorting, so these operations are disabled by default. Please use a keyword "
-                    f"field instead. Alternatively, set fielddata=true on [{name}] in order to load field data by "
-                    f"uninverting the inverted index. Note that this can use significant memory.")
-            if field.nested is not None:
-                raise unsupported(f"sorting on nested field [{name}]")
-            fid = index.fids.get(field.path)
-            mode = opts.get("mode", "max" if self.desc else "min")
-            self.mode_default = "mode" not in opts or mode == ("max" if self.desc else "min")
-            func = {"min": "min", "max": "max", "sum": "sum", "avg": "avg"}.get(mode)
-            if func is None or (func in ("sum", "avg") and field.type not in NUMERIC):
-                raise unsupported(f"sort mode [{mode}]")
-            self.expr = f"(SELECT {func}(v) FROM vals WHERE k = h.k AND f = {fid})" if fid else "NULL"
-            self.numeric = field.type != "keyword"
-            self.field = field
-        missing = opts.get("missing", "_last")
-        self.missing = missing
-        if missing == "_last":
-            self.sentinel = (LONG_MIN if self.desc else LONG_MAX) if self.numeric else (LONG_MIN if self.desc else "x'ff'")
-        elif missing == "_first":
-            self.sentinel = (LONG_MAX if self.desc else LONG_MIN) if self.numeric else ("x'ff'" if self.desc else LONG_MIN)
-        else:
-            self.sentinel = json.dumps(missing) if not self.numeric else float(missing)
-            if isinstance(self.sentinel, str):
-                self.sentinel = "'" + str(missing).replace("'", "''") + "'"
-        self.expr = f"coalesce({self.expr}, {self.sentinel})"
-
-    def missing_sentinel(self) -> Any:
-        """The SQL value a document without the field sorts by (what ``expr`` coalesces to)."""
-        if self.sentinel == "x'ff'":
-            return b"\xff"
-        return self.sentinel
-
-    def output(self, value: Any) -> Any:
-        if self.name == "_score":
-            return 1.0
-        if self.name == "_doc":
-            return int(value) - 1
-        if isinstance(value, bytes):
-            return None
-        if self.field is not None and self.field.type in ("keyword",) and isinstance(value, int) and value == LONG_MIN:
-            return None
-        if self.field is not None and self.field.type in {*INTEGRAL, "date", "boolean"} and isinstance(value, float):
-            return int(value)
-        return value
-
-    def input(self, value: Any) -> Any:
-        """A ``search_after`` value back to the SQL domain."""
-        if self.name == "_doc":
-            return int(value) + 1
-        if value is None:
-            if self.sentinel == "x'ff'":
-                return b"\xff"
-            return LONG_MIN
-        if self.field is not None and self.field.type == "date" and isinstance(value, str):
-            return self.field.format.parse(value)
-        if self.field is not None and self.field.type == "boolean" and isinstance(value, (bool, str)):
-            return 1 if value in (True, "true") else 0
-        return value
-
-
-def filter_source(source: dict[str, Any], includes: list[str], excludes: list[str]) -> dict[str, Any]:
-    """``_source`` includes/excludes with wildcards, as OpenSearch filters the stored JSON."""
-    def matches(patterns: list[str], path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, p) for p in patterns)
-
-    def may_match_below(path: str) -> bool:
-        return any(_prefix_match(path, p) or p.startswith(path + ".") for p in includes)
-
-    def walk(obj: dict[str, Any], prefix: str, included: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in obj.items():
-            path = prefix + key
-            if matches(excludes, path):
-                continue
-            here = included or not includes or matches(includes, path)
-            if not here and not may_match_below(path):
-                continue
-            if isinstance(value, dict):
-                child = walk(value, path + ".", here)
-                if here or child:
-                    out[key] = child
-            elif isinstance(value, list):
-                items = []
-                for item in value:
-                    if isinstance(item, dict):
-                        child = walk(item, path + ".", here)
-                        if here or child:
-                            items.append(child)
-                    elif here:
-                        items.append(item)
-                if here or items:
-                    out[key] = items
-            elif here:
-                out[key] = value
-        return out
-    return walk(source, "", False)
-
-
-def _prefix_match(path: str, pattern: str) -> bool:
-    """``path`` is an ancestor of what ``pattern`` can match (so descending may find included fields)."""
-    parts = pattern.split(".")
-    have = path.split(".")
-    return len(have) < len(parts) and all(fnmatch.fnmatchcase(h, p) for h, p in zip(have, parts))
-
-
-def source_spec(body_value: Any, params: dict[str, str]) -> tuple[bool, list[str], list[str]]:
-    """(fetch, includes, excludes) from the body ``_source`` and the ``_source*`` query parameters."""
-    fetch, inc, exc = True, [], []
-    value = body_value
-    if "_source" in params:
-        raw = params["_source"]
-        value = False if raw == "false" else True if raw == "true" else raw.split(",")
-    if value is False:
-        fetch = False
-    elif isinstance(value, str):
-        inc = [value]
-    elif isinstance(value, list):
-        inc = [str(v) for v in value]
-    elif isinstance(value, dict):
-        inc = value.get("includes", value.get("include", [])) or []
-        exc = value.get("excludes", value.get("exclude", [])) or []
-        inc = [inc] if isinstance(inc, str) else list(inc)
-        exc = [exc] if isinstance(exc, str) else list(exc)
-    if params.get("_source_includes"):
-        inc = params["_source_includes"].split(",")
-        fetch = True
-    if params.get("_source_excludes"):
-        exc = params["_source_excludes"].split(",")
-        fetch = True
-    return fetch, inc, exc
 
 
 class Scrolls:

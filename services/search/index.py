@@ -1,0 +1,306 @@
+"""One index on disk: a SQLite database with its documents, nested objects and indexed values.
+
+Tables: ``docs`` (rowid, _id, version, seq_no, _source JSON), ``nested`` (one row per nested object,
+negative ids) and ``vals`` — every indexed value as (field id, value, owner), clustered on
+(field, value, owner) so term, range and terms-aggregation queries are index range scans in SQLite.
+The writer methods run on the store's writer thread only; readers use their own connections.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import os
+import re
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+from .analysis import Analysis
+from .errors import SearchError, bad_request
+from .index_settings import analysis_of, expand_settings
+from .mapping import Mapping, Unit
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fields(fid INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS docs(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
+                                seq_no INTEGER NOT NULL, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nested(nid INTEGER PRIMARY KEY, doc INTEGER NOT NULL, parent INTEGER NOT NULL,
+                                  path TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS nested_doc ON nested(doc);
+CREATE INDEX IF NOT EXISTS nested_path ON nested(path, parent);
+CREATE TABLE IF NOT EXISTS vals(f INTEGER NOT NULL, v NOT NULL, k INTEGER NOT NULL, c INTEGER NOT NULL DEFAULT 1,
+                                PRIMARY KEY(f, v, k)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS vals_k ON vals(k, f);
+"""
+_BAD_NAME = re.compile(r'[\\/*?"<>| ,#:]')
+VERSION_CREATED = "136407827"  # OpenSearch 2.19.x's index version id
+
+
+def check_index_name(name: str) -> None:
+    problem = None
+    if not name:
+        problem = "must not be empty"
+    elif name != name.lower():
+        problem = "must be lowercase"
+    elif _BAD_NAME.search(name):
+        problem = 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]'
+    elif name[0] in "_-+":
+        problem = "must not start with '_', '-', or '+'"
+    elif name in (".", ".."):
+        problem = "must not be '.' or '..'"
+    elif len(name.encode()) > 255:
+        problem = "index name is too long, (> 255)"
+    if problem:
+        raise SearchError(400, "invalid_index_name_exception", f"Invalid index name [{name}], {problem}",
+                          index=name, index_uuid="_na_")
+
+
+def new_id() -> str:
+    """An auto-generated _id: 20 URL-safe base64 characters, time-ordered like OpenSearch's."""
+    raw = int(time.time() * 1000).to_bytes(6, "big") + os.urandom(9)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def connect(path: Path, fsync: bool, cache_mb: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+    conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+    conn.execute("PRAGMA temp_store=FILE")
+    conn.execute("PRAGMA busy_timeout=60000")
+    return conn
+
+
+class Index:
+    """One index: its mapping, settings and database.  Writer methods run on the writer thread only."""
+
+    def __init__(self, store: "Store", name: str, path: Path):
+        self.store = store
+        self.name = name
+        self.path = path
+        self.conn = connect(path, store.fsync, store.cache_mb)
+        self.conn.executescript(SCHEMA)
+        meta = dict(self.conn.execute("SELECT key, value FROM meta"))
+        self.uuid = meta.get("uuid") or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
+        self.created = int(meta.get("created") or time.time() * 1000)
+        self.settings: dict[str, Any] = json.loads(meta.get("settings", "{}"))
+        self.mapping = Mapping(json.loads(meta.get("mapping", "{}")), self.settings, Analysis(analysis_of(self.settings)))
+        self.mapping_json = json.dumps(self.mapping.doc)
+        self.seq_no = int(meta.get("seq_no", -1))
+        self.fids: dict[str, int] = {p: f for f, p in self.conn.execute("SELECT fid, path FROM fields")}
+        self.paths: dict[int, str] = {f: p for p, f in self.fids.items()}
+        self.next_rowid = (self.conn.execute("SELECT coalesce(max(rowid), 0) FROM docs").fetchone()[0]) + 1
+        self.next_nid = (self.conn.execute("SELECT coalesce(min(nid), 0) FROM nested").fetchone()[0]) - 1
+        self.doc_count = self.conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+        self.deleted = 0
+        self.generation = 0  # bumps on every commit that changed something (scroll/caches)
+        self._pending: list[tuple] = []
+
+    # ---- metadata ----
+    def save_meta(self) -> None:
+        mapping = self.mapping_json  # a snapshot: the prepare thread may be growing the live mapping
+        rows = [("uuid", self.uuid), ("created", str(self.created)), ("settings", json.dumps(self.settings)),
+                ("mapping", mapping), ("seq_no", str(self.seq_no))]
+        self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", rows)
+
+    def settings_json(self) -> dict[str, Any]:
+        flat = {"index.number_of_shards": "1", "index.number_of_replicas": "1", **self.settings,
+                "index.provided_name": self.name, "index.creation_date": str(self.created),
+                "index.uuid": self.uuid, "index.version.created": VERSION_CREATED}
+        return expand_settings(flat)
+
+    def fid(self, path: str) -> int:
+        fid = self.fids.get(path)
+        if fid is None:
+            fid = self.conn.execute("INSERT INTO fields(path) VALUES (?)", (path,)).lastrowid
+            self.fids[path] = fid
+            self.paths[fid] = path
+        return fid
+
+    def fids_under(self, path: str) -> list[int]:
+        """Field ids at ``path`` or below it (``exists`` on an object)."""
+        return [f for p, f in list(self.fids.items()) if p == path or p.startswith(path + ".")]
+
+    # ---- writes (writer thread) ----
+    def _flush(self) -> None:
+        if self._pending:
+            self.conn.executemany("INSERT INTO vals(f, v, k, c) VALUES (?, ?, ?, ?)", self._pending)
+            self._pending = []
+
+    def _write_units(self, rowid: int, units: list[Unit]) -> None:
+        owners = [rowid]
+        for unit in units[1:]:
+            nid = self.next_nid
+            self.next_nid -= 1
+            parent = owners[unit.parent]
+            self.conn.execute("INSERT INTO nested(nid, doc, parent, path) VALUES (?, ?, ?, ?)",
+                              (nid, rowid, parent, unit.path))
+            owners.append(nid)
+        get = self.fids.get
+        for owner, unit in zip(owners, units):
+            counts = collections.Counter([(get(p) or self.fid(p), v) for p, v in unit.values])
+            self._pending.extend([(f, v, owner, c) for (f, v), c in counts.items()])
+
+    def _erase(self, rowid: int) -> None:
+        self._flush()
+        nids = [r[0] for r in self.conn.execute("SELECT nid FROM nested WHERE doc = ?", (rowid,))]
+        self.conn.execute("DELETE FROM vals WHERE k = ?", (rowid,))
+        for nid in nids:
+            self.conn.execute("DELETE FROM vals WHERE k = ?", (nid,))
+        self.conn.execute("DELETE FROM nested WHERE doc = ?", (rowid,))
+
+    def existing(self, doc_id: str) -> tuple[int, int, int, str] | None:
+        return self.conn.execute("SELECT rowid, version, seq_no, source FROM docs WHERE id = ?", (doc_id,)).fetchone()
+
+    def put(self, doc_id: str, source: dict[str, Any] | None, op: str = "index", if_seq_no: int | None = None,
+            if_primary_term: int | None = None, text: str | None = None,
+            units: list[Unit] | None = None) -> dict[str, Any]:
+        """Index one document; returns the item result (OpenSearch's shape without _index).
+
+        ``units`` are the document's parsed values when the prepare stage already parsed it.
+        """
+        old = self.existing(doc_id)
+        if op == "create" and old is not None:
+            raise SearchError(409, "version_conflict_engine_exception",
+                              f"[{doc_id}]: version conflict, document already exists (current version [{old[1]}])",
+                              index=self.name, shard="0", index_uuid=self.uuid)
+        self._check_cas(doc_id, old, if_seq_no, if_primary_term)
+        if units is None:
+            units, grew = self.mapping.parse(source, doc_id)
+            if grew:
+                self.mapping_json = json.dumps(self.mapping.doc)
+                self.save_meta_needed = True
+        if text is None:
+            text = json.dumps(source, separators=(",", ":"), ensure_ascii=False)
+        self.seq_no += 1
+        if old is None:
+            rowid = self.next_rowid
+            self.next_rowid += 1
+            version = 1
+            self.conn.execute("INSERT INTO docs(rowid, id, version, seq_no, source) VALUES (?, ?, ?, ?, ?)",
+                              (rowid, doc_id, version, self.seq_no, text))
+            self.doc_count += 1
+        else:
+            rowid, version = old[0], old[1] + 1
+            self._erase(rowid)
+            self.conn.execute("UPDATE docs SET version = ?, seq_no = ?, source = ? WHERE rowid = ?",
+                              (version, self.seq_no, text, rowid))
+            self.deleted += 1
+        self._write_units(rowid, units)
+        if len(self._pending) > 20000:
+            self._flush()
+        self.dirty = True
+        return {"_id": doc_id, "_version": version, "result": "created" if old is None else "updated",
+                "_seq_no": self.seq_no, "_primary_term": 1, "status": 201 if old is None else 200}
+
+    def _check_cas(self, doc_id: str, old: tuple | None, if_seq_no: int | None, if_primary_term: int | None) -> None:
+        if if_seq_no is None and if_primary_term is None:
+            return
+        current_seq = old[2] if old else -2
+        if old is None or if_seq_no != current_seq or (if_primary_term is not None and if_primary_term != 1):
+            current = f"current document has seqNo [{current_seq}] and primary term [1]" if old else "document does not exist"
+            raise SearchError(409, "version_conflict_engine_exception",
+                              f"[{doc_id}]: version conflict, required seqNo [{if_seq_no}], primary term "
+                              f"[{if_primary_term}]. {current}", index=self.name, shard="0", index_uuid=self.uuid)
+
+    def remove(self, doc_id: str, if_seq_no: int | None = None, if_primary_term: int | None = None) -> dict[str, Any]:
+        old = self.existing(doc_id)
+        self._check_cas(doc_id, old, if_seq_no, if_primary_term)
+        self.seq_no += 1
+        self.dirty = True
+        if old is None:
+            return {"_id": doc_id, "_version": 1, "result": "not_found", "_seq_no": self.seq_no,
+                    "_primary_term": 1, "status": 404}
+        self._erase(old[0])
+        self.conn.execute("DELETE FROM docs WHERE rowid = ?", (old[0],))
+        self.doc_count -= 1
+        self.deleted += 1
+        return {"_id": doc_id, "_version": old[1] + 1, "result": "deleted", "_seq_no": self.seq_no,
+                "_primary_term": 1, "status": 200}
+
+    def update(self, doc_id: str, body: dict[str, Any], if_seq_no: int | None = None,
+               if_primary_term: int | None = None) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise bad_request("Validation Failed: 1: script or doc is missing;", type="action_request_validation_exception")
+        if "script" in body:
+            raise bad_request("update with [script] is not supported by the Mini search node")
+        unknown = set(body) - {"doc", "upsert", "doc_as_upsert", "detect_noop", "_source", "scripted_upsert"}
+        if unknown:
+            raise SearchError(400, "x_content_parse_exception", f"[1:2] [UpdateRequest] unknown field [{sorted(unknown)[0]}]")
+        if "doc" not in body:
+            raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: script or doc is missing;")
+        old = self.existing(doc_id)
+        self._check_cas(doc_id, old, if_seq_no, if_primary_term)
+        if old is None:
+            if body.get("doc_as_upsert"):
+                return self.put(doc_id, body["doc"])
+            if "upsert" in body:
+                return self.put(doc_id, body["upsert"])
+            raise SearchError(404, "document_missing_exception", f"[{doc_id}]: document missing",
+                              index=self.name, shard="0", index_uuid=self.uuid)
+        source = json.loads(old[3])
+        merged = _merge(source, body["doc"])
+        if body.get("detect_noop", True) and merged == source:
+            return {"_id": doc_id, "_version": old[1], "result": "noop", "_seq_no": old[2], "_primary_term": 1,
+                    "status": 200, "_shards": {"total": 0, "successful": 0, "failed": 0}}
+        result = self.put(doc_id, merged)
+        return result
+
+    def commit(self) -> None:
+        self._flush()
+        if getattr(self, "save_meta_needed", False) or self.dirty:
+            self.save_meta()
+            self.save_meta_needed = False
+
+    # ---- reads (any thread, own connection) ----
+    def reader(self) -> sqlite3.Connection:
+        return self.store.reader(self)
+
+    def get(self, conn: sqlite3.Connection, doc_id: str) -> tuple[int, int, int, str] | None:
+        return conn.execute("SELECT rowid, version, seq_no, source FROM docs WHERE id = ?", (doc_id,)).fetchone()
+
+    def size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.path.getsize(str(self.path) + suffix)
+            except OSError:
+                pass
+        return total
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+
+def _values_at(obj: Any, parts: list[str]) -> Iterable[Any]:
+    if isinstance(obj, list):
+        for item in obj:
+            yield from _values_at(item, parts)
+        return
+    if not parts:
+        if obj is not None:
+            yield obj
+        return
+    if isinstance(obj, dict):
+        for n in range(len(parts), 0, -1):  # keys may themselves contain dots
+            key = ".".join(parts[:n])
+            if key in obj:
+                yield from _values_at(obj[key], parts[n:])
+
+
+def _merge(old: Any, new: Any) -> Any:
+    """Partial update: objects merge recursively, anything else is replaced (OpenSearch's doc merge)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = dict(old)
+        for key, value in new.items():
+            out[key] = _merge(old.get(key), value) if key in old else value
+        return out
+    return new
