@@ -1,15 +1,16 @@
 """Mounts: reserved prefixes of the public origin forwarded to services on loopback (DESIGN §2).
 
 ``/iglu-server/api/schemas`` with the mount ``/iglu-server=http://127.0.0.1:4001`` is forwarded to
-``http://127.0.0.1:4001/api/schemas``: method, headers and body pass through, the response streams
-back.  A reserved prefix with nothing mounted answers 404, a mount whose target is down 502, both in
+``http://127.0.0.1:4001/api/schemas``: method and headers pass through, the request body streams up
+and the response streams back.  A reserved prefix with nothing mounted answers 404, a mount whose target is down 502, both in
 the shared JSON error shape.  Tracker routes never come here.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+import asyncio
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import tornado.httpclient
@@ -108,8 +109,9 @@ class MountHandler(BaseHandler):
         self.mounts = mounts
         self.client = client
         self.counters = counters
-        self._chunks: list[bytes] = []
         self._headers_sent = False
+        self._body: asyncio.Queue | None = None
+        self._fetch: asyncio.Future | None = None
 
     def prepare(self) -> None:
         prefix, target, rest = self.mounts.resolve(self.request.path)
@@ -118,9 +120,31 @@ class MountHandler(BaseHandler):
             raise ApiError(404, f"nothing is mounted at {prefix}")
         self.target = target
         self.rest = rest
+        headers = self.request.headers
+        length = headers.get("Content-Length", "")
+        if (length.isdigit() and int(length) > 0) or "chunked" in headers.get("Transfer-Encoding", "").lower():
+            # Start forwarding now: the body streams up while it arrives.
+            self._body = asyncio.Queue()
+            self._fetch = asyncio.ensure_future(self._upstream())
 
     def data_received(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
+        if self._body is not None:
+            self._body.put_nowait(chunk)
+
+    async def _produce(self, write: Any) -> None:
+        assert self._body is not None
+        while True:
+            chunk = await self._body.get()
+            if chunk is None:
+                return
+            await write(chunk)
+
+    def on_connection_close(self) -> None:
+        # The client went away mid-request: stop feeding and waiting for the upstream.
+        if self._body is not None:
+            self._body.put_nowait(None)
+        if self._fetch is not None and not self._fetch.done():
+            self._fetch.cancel()
 
     def on_finish(self) -> None:
         by_route = self.counters["requests"].setdefault("mount", {})
@@ -154,7 +178,7 @@ class MountHandler(BaseHandler):
         self.write(chunk)
         self.flush()
 
-    async def _forward(self) -> None:
+    async def _upstream(self) -> None:
         url = self.target + self.rest + (f"?{self.request.query}" if self.request.query else "")
         headers = tornado.httputil.HTTPHeaders()
         for name, value in self.request.headers.get_all():
@@ -164,13 +188,13 @@ class MountHandler(BaseHandler):
         headers["X-Forwarded-Host"] = self.request.host
         headers["X-Forwarded-Proto"] = self.request.protocol
         headers["X-Forwarded-Prefix"] = self.prefix
-        body = b"".join(self._chunks)
         method = self.request.method
         request = tornado.httpclient.HTTPRequest(
             url,
             method=method,
             headers=headers,
-            body=body if (body or method in ("POST", "PUT", "PATCH")) else None,
+            body=b"" if self._body is None and method in ("POST", "PUT", "PATCH") else None,
+            body_producer=self._produce if self._body is not None else None,
             allow_nonstandard_methods=True,
             follow_redirects=False,
             decompress_response=False,
@@ -179,8 +203,13 @@ class MountHandler(BaseHandler):
             connect_timeout=5,
             request_timeout=300,
         )
+        await self.client.fetch(request, raise_error=False)
+
+    async def _forward(self) -> None:
+        if self._body is not None:
+            self._body.put_nowait(None)  # the whole request body has arrived
         try:
-            await self.client.fetch(request, raise_error=False)
+            await (self._fetch if self._fetch is not None else self._upstream())
         except (OSError, tornado.httpclient.HTTPClientError) as exc:
             self.counters["mount_errors"] = self.counters.get("mount_errors", 0) + 1
             if self._headers_sent:

@@ -78,6 +78,22 @@ class MountedService(CollectorTestCase):
                         "body": '{"a":1}', "auth": "Basic eDp5", "prefix": "/iglu-server"}
         assert self.publisher.published == []
 
+    def test_large_and_chunked_bodies_stream_up(self):
+        body = b"x" * 1_500_000
+        echo = json.loads(self.req("/iglu-server/upload", "PUT", body).body)
+        assert echo["method"] == "PUT" and len(echo["body"]) == len(body)
+
+        async def chunks(write):
+            for i in range(4):
+                await write(b"%d" % i * 1000)
+
+        response = self.fetch("/iglu-server/chunked", method="POST", body_producer=chunks, raise_error=False)
+        assert json.loads(response.body)["body"] == "".join(str(i) * 1000 for i in range(4))
+
+    def test_body_to_a_dead_target_is_502(self):
+        response = self.req("/elasticsearch/_bulk", "POST", b'{"index":{}}\n{"a":1}\n' * 1000)
+        assert response.code == 502
+
     def test_target_path_base_and_bare_prefix(self):
         assert json.loads(self.req("/micro/all").body)["path"] == "/base/all"
         assert json.loads(self.req("/micro").body)["path"] == "/base/"
