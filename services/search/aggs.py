@@ -42,13 +42,13 @@ class Runner(Histograms):
             self.conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
     def materialize(self, docs: DocSet) -> DocSet:
-        if docs.everything or docs.sql is EMPTY:
+        if docs.everything or docs.materialized or docs.sql is EMPTY:
             return docs
         name = f"agg_{id(self)}_{len(self.temps)}"
         self.conn.execute(f"CREATE TEMP TABLE {name}(k INTEGER PRIMARY KEY)")
         self.temps.append(name)
         self.conn.execute(f"INSERT OR IGNORE INTO temp.{name}(k) SELECT k FROM ({docs.sql[0]})", docs.sql[1])
-        return DocSet((f"SELECT k FROM temp.{name}", []), docs.scope)
+        return DocSet((f"SELECT k FROM temp.{name}", []), docs.scope, materialized=True)
 
     def count(self, docs: DocSet) -> int:
         if docs.sql is EMPTY:
@@ -58,6 +58,7 @@ class Runner(Histograms):
     def run(self, specs: dict[str, Any], docs: DocSet) -> dict[str, Any]:
         if not isinstance(specs, dict):
             raise parsing("Expected [START_OBJECT] under [aggregations]")
+        # a set read by several aggregations (or by buckets with their own sub-aggregations) is computed once
         subs = any(self._parse(name, spec)[2] for name, spec in specs.items())
         if len(specs) > 1 or subs:
             docs = self.materialize(docs)
@@ -268,7 +269,7 @@ class Runner(Histograms):
             bucket_docs = self.bucket_docs(field, "v = ?", [value], docs)
             bucket = {**self.key_of(field, value), "doc_count": count}
             if subs:
-                bucket.update(self.sub(subs, self.materialize(bucket_docs)))
+                bucket.update(self.sub(subs, bucket_docs))
             buckets.append(bucket)
         if missing_bucket is not None:
             value, n, miss_docs = missing_bucket
@@ -278,7 +279,7 @@ class Runner(Histograms):
                 stored = value
             bucket = {**self.key_of(field, stored), "doc_count": n}
             if subs:
-                bucket.update(self.sub(subs, self.materialize(miss_docs)))
+                bucket.update(self.sub(subs, miss_docs))
             existing = next((b for b in buckets if b["key"] == bucket["key"]), None)
             if existing is not None:
                 existing["doc_count"] += n
@@ -311,7 +312,7 @@ class Runner(Histograms):
         inner = compile_query(body, QueryContext(self.index, docs.scope, self.now))
         sub_docs = _and(docs, inner)
         result = {"doc_count": self.count(sub_docs)}
-        result.update(self.sub(subs, self.materialize(sub_docs)))
+        result.update(self.sub(subs, sub_docs))
         return result
 
     def agg_filters(self, name: str, body: Any, subs: dict[str, Any], docs: DocSet) -> dict[str, Any]:
@@ -328,7 +329,7 @@ class Runner(Histograms):
         for key, inner in compiled:
             sub_docs = _and(docs, inner)
             bucket = {"doc_count": self.count(sub_docs)}
-            bucket.update(self.sub(subs, self.materialize(sub_docs)))
+            bucket.update(self.sub(subs, sub_docs))
             buckets.append((key, bucket))
         if body.get("other_bucket") or body.get("other_bucket_key"):
             union = [c for _, c in compiled if c is not EMPTY]
@@ -338,7 +339,7 @@ class Runner(Histograms):
                 other_sql = (f"SELECT k FROM ({other_sql[0]}) EXCEPT SELECT k FROM ({c[0]})", other_sql[1] + c[1])
             other = DocSet(other_sql, docs.scope)
             bucket = {"doc_count": self.count(other)}
-            bucket.update(self.sub(subs, self.materialize(other)))
+            bucket.update(self.sub(subs, other))
             buckets.append((body.get("other_bucket_key", "_other_"), bucket))
         self.tick(len(buckets))
         if keyed:
@@ -361,7 +362,7 @@ class Runner(Histograms):
             sql = (f"SELECT nid AS k FROM nested WHERE path = ? AND parent IN ({docs.sql[0]})", [path] + list(docs.sql[1]))
             inner = DocSet(sql, path)
         result = {"doc_count": self.count(inner)}
-        result.update(self.sub(subs, self.materialize(inner) if subs else inner))
+        result.update(self.sub(subs, inner))
         return result
 
     def agg_reverse_nested(self, name: str, body: Any, subs: dict[str, Any], docs: DocSet) -> dict[str, Any]:
@@ -377,7 +378,7 @@ class Runner(Histograms):
             sql = (f"SELECT DISTINCT doc AS k FROM nested WHERE nid IN ({docs.sql[0]})", list(docs.sql[1]))
         outer = DocSet(sql, None)
         result = {"doc_count": self.count(outer)}
-        result.update(self.sub(subs, self.materialize(outer)))
+        result.update(self.sub(subs, outer))
         return result
 
     def agg_global(self, name: str, body: Any, subs: dict[str, Any], docs: DocSet) -> dict[str, Any]:
@@ -393,7 +394,7 @@ class Runner(Histograms):
         sql = (f"SELECT k FROM ({base[0]})" + (f" EXCEPT SELECT k FROM vals WHERE f = {fid}" if fid else ""), base[1])
         miss = DocSet(sql, docs.scope)
         result = {"doc_count": self.count(miss)}
-        result.update(self.sub(subs, self.materialize(miss)))
+        result.update(self.sub(subs, miss))
         return result
 
 

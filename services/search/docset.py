@@ -8,10 +8,11 @@ from .query import EMPTY, Sql
 class DocSet:
     """A set of owners in a scope; ``everything`` lets a leaf skip the membership test."""
 
-    def __init__(self, sql: Sql, scope: str | None, everything: bool = False):
+    def __init__(self, sql: Sql, scope: str | None, everything: bool = False, materialized: bool = False):
         self.sql = sql
         self.scope = scope
         self.everything = everything
+        self.materialized = materialized  # already a temp table: cheap to read several times
 
 
 def _and(docs: DocSet, inner: Sql) -> DocSet:

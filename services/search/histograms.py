@@ -143,7 +143,7 @@ class Histograms:
                     end = key + width
                 bucket_docs = self.bucket_docs(field, "v >= ? AND v < ?", [key, end], docs) if count and field is not None \
                     else DocSet(EMPTY, docs.scope)
-                bucket.update(self.sub(subs, self.materialize(bucket_docs)))
+                bucket.update(self.sub(subs, bucket_docs))
             buckets.append(bucket)
         self.tick(len(buckets))
         order = body.get("order")

@@ -308,7 +308,7 @@ class Searcher:
             runner = Runner(self.index, self.conn, self.now)
             try:
                 everything = self.query_sql[0] == "SELECT rowid AS k FROM docs"
-                docs = DocSet((f"SELECT k FROM temp.{table}", []), None, everything=everything)
+                docs = DocSet((f"SELECT k FROM temp.{table}", []), None, everything=everything, materialized=True)
                 response["aggregations"] = runner.run(aggs_spec, docs)
             except SearchError as exc:
                 raise wrap_phase(exc) from None
