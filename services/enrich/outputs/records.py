@@ -8,6 +8,7 @@ cut to their bad-row schema's limits.
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from ...common import badrows
@@ -62,10 +63,18 @@ def _iglu_error(error: Any) -> Any:
     return {**error, "lookupHistory": history}
 
 
+def _text_value(message: dict[str, Any]) -> None:
+    """InputData ``value`` is a string or null in every bad-row schema."""
+    if "value" in message and message["value"] is not None and not isinstance(message["value"], str):
+        message["value"] = json.dumps(message["value"], ensure_ascii=False)
+
+
 def _messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for message in messages:
         message = dict(message)
+        if "field" in message:
+            _text_value(message)
         if "schemaKey" in message and "error" in message:
             message["error"] = _iglu_error(message["error"])
         if "field" in message:
@@ -87,6 +96,7 @@ def event_failure(kind: str, messages: list[dict[str, Any]], event, raw) -> byte
         fixed = []
         for m in messages:
             body = dict(m["message"])
+            _text_value(body)
             if "error" in body and isinstance(body["error"], str):
                 body["error"] = fit(body["error"], 512)
             elif "schemaKey" in body and "error" in body:
