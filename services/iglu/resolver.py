@@ -370,7 +370,10 @@ def build_repos(
             cacheable = not is_local and not apikey
             repos.append(HttpRegistry(
                 name, priority, prefixes, uri, apikey,
-                connect_timeout=min(1.0, http_timeout), request_timeout=http_timeout,
+                # Remote registries fail fast; the local server is on loopback, where a slow
+                # connect means a busy machine, not a dead host, so it gets the full timeout.
+                connect_timeout=http_timeout if is_local else min(1.0, http_timeout),
+                request_timeout=http_timeout,
                 disk_cache=(cache_dir / _slug(uri)) if cache_dir and cacheable else None,
                 disk_first=bool(disk_first.match(uri)) and cacheable,
                 is_local_server=is_local,

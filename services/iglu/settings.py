@@ -26,7 +26,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("iglu.server_url", "", "Base URL of the local Iglu Server for resolvers, e.g. http://127.0.0.1:4001 "
             "(empty: read from run/iglu.json)."),
     Setting("iglu.server_api_key", "", "API key resolvers send to the local Iglu Server (empty: read from run/iglu.json)."),
-    Setting("iglu.http_timeout", 4.0, "Seconds a resolver waits for an HTTP registry answer (connect timeout at most 1 s)."),
+    Setting("iglu.http_timeout", 4.0, "Seconds a resolver waits for an HTTP registry answer (remote connect timeout at most 1 s)."),
     Setting("iglu.max_json_depth", 50, "Deepest JSON nesting a validated instance may have (Enrich's maxJsonDepth)."),
 )
 
