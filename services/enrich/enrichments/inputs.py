@@ -29,11 +29,10 @@ def entities(event, ctx, field: str, derived: list[dict]) -> list[dict]:
 
 
 def derived_so_far(event, ctx) -> list[dict]:
-    """Entities earlier enrichments derived: ``ctx.derived`` when enrich passes it (the live dicts),
-    else whatever ``derived_contexts`` already holds."""
-    live = getattr(ctx, "derived", None)
-    if live is not None:
-        return live
+    """Entities earlier enrichments derived: ``ctx.derived`` (the live list enrich fills in slot
+    order), else whatever ``derived_contexts`` already holds (an event re-read from TSV)."""
+    if ctx.derived:
+        return ctx.derived
     if event.derived_contexts:
         try:
             return list(json.loads(event.derived_contexts).get("data") or [])

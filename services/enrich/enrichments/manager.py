@@ -91,9 +91,9 @@ class Manager:
         event.contexts = contexts_column
 
         failures = self._always_on(event, inner)
-        ctx = EnrichContext(raw=raw, contexts=tracker_entities, unstruct_event=inner, etl_tstamp=etl_tstamp,
-                            http=self.http)
         derived: list[dict[str, Any]] = []
+        ctx = EnrichContext(raw=raw, contexts=tracker_entities, unstruct_event=inner, etl_tstamp=etl_tstamp,
+                            http=self.http, derived=derived)
         for entry in self.enrichments().active:
             try:
                 derived.extend(await entry.enrichment.enrich(event, ctx, entry.conf) or ())

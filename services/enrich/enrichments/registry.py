@@ -88,6 +88,7 @@ class EnrichContext:
     etl_tstamp: str | None = None
     pii_events: list[Any] = dataclasses.field(default_factory=list)  # PiiEvents records to publish (emitEvent)
     http: Any = None  # a shared async HTTP client (tornado AsyncHTTPClient) or None
+    derived: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # entities earlier enrichments derived
 
 
 def criterion_matches(criterion: str, schema_key: str) -> bool:
