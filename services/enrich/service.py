@@ -50,7 +50,7 @@ def load_enrichments(state: State) -> tuple[EnrichmentSet, list[str]]:
             configs[path.stem] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             errors.append(f"{path.name}: {exc}")
-    new, parse_errors = EnrichmentSet.from_configs(configs, home=state.home)
+    new, parse_errors = EnrichmentSet.from_configs(configs, home=state.home, settings=state.settings)
     return new, errors + parse_errors
 
 

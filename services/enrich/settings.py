@@ -21,6 +21,9 @@ SETTINGS: tuple[Setting, ...] = (
             "[enrich.atomic_field_limits], field = max length); defaults are Snowplow enrich's.", type=dict),
     Setting("enrich.accept_invalid", False,
             "Let events through whose atomic fields exceed their length limits (Snowplow's acceptInvalid)."),
+    Setting("enrich.js_time_limit_s", 1.0,
+            "CPU-time limit of one javascript_script run, in seconds; a script over it fails that event."),
+    Setting("enrich.js_memory_mb", 64, "Memory limit of each javascript_script engine, in MiB."),
     Setting("enrich.enrichments_dir", "",
             "Directory of enrichment config JSON files, one per enrichment (empty: $MINI_HOME/enrichments)."),
 ) + tuple(s for s in IGLU_SETTINGS if s.key in _RESOLVER_KEYS)

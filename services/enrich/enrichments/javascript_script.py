@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 
 from ...common.enriched_event import FIELDS
 from . import parameters
@@ -21,10 +20,10 @@ PARAMS = parameters.strict({"script": {"type": "string"}, "config": {"type": "ob
 _FIELD_SET = frozenset(FIELDS)
 
 
-def limits() -> tuple[float, int]:
+def limits(settings) -> tuple[float, int]:
     """(time limit s, memory limit bytes): settings ``enrich.js_time_limit_s`` / ``enrich.js_memory_mb``."""
-    time_s = float(os.environ.get("MINI_ENRICH_JS_TIME_LIMIT_S") or DEFAULT_TIME_LIMIT_S)
-    memory_mb = int(os.environ.get("MINI_ENRICH_JS_MEMORY_MB") or DEFAULT_MEMORY_LIMIT // (1024 * 1024))
+    time_s = float(settings.get("enrich.js_time_limit_s") or DEFAULT_TIME_LIMIT_S)
+    memory_mb = int(settings.get("enrich.js_memory_mb") or DEFAULT_MEMORY_LIMIT // (1024 * 1024))
     return time_s, memory_mb * 1024 * 1024
 
 
@@ -56,7 +55,7 @@ class JavascriptScript(Enrichment):
             source = base64.b64decode(params["script"], validate=True).decode("utf-8")
         except (binascii.Error, ValueError) as exc:
             raise ConfigError([f"data.parameters.script: not base64-encoded UTF-8 JavaScript: {exc}"]) from None
-        time_s, memory = limits()
+        time_s, memory = limits(self.settings)
         try:
             sandbox = Sandbox(source, time_limit_s=time_s, memory_limit=memory)
         except ScriptError as exc:

@@ -110,8 +110,9 @@ class Enrichment:
     slot: ClassVar[int]
     multiple: ClassVar[bool] = False
 
-    def __init__(self, home: Path | None = None):
+    def __init__(self, home: Path | None = None, settings: Mapping[str, Any] | None = None):
         self.home = home
+        self.settings = settings or {}  # the enrich service's settings (e.g. the JS limits)
 
     def parse(self, config: dict[str, Any]) -> Any:
         """Check the whole self-describing config; return what ``enrich`` needs, or raise ConfigError."""
@@ -201,6 +202,7 @@ class EnrichmentSet:
         home: Path | None = None,
         registry: Mapping[str, type[Enrichment]] | None = None,
         unvalidated: Iterable[str] = (),
+        settings: Mapping[str, Any] | None = None,
     ) -> tuple["EnrichmentSet", list[str]]:
         """Parse every config; return the set of the good ones and every error (``"<id>: msg"``).
 
@@ -230,7 +232,7 @@ class EnrichmentSet:
                 errors.append(f"{entry_id}: a second config for {name!r} (already given as {seen[name]!r})")
                 continue
             seen.setdefault(name, entry_id)
-            instance = klass(home)
+            instance = klass(home, settings)
             try:
                 conf = instance.parse(config)
             except ConfigError as exc:

@@ -69,10 +69,12 @@ class EnrichmentStore:
 
     def __init__(self, user_dir: Path | str, default_dir: Path | str | None = DEFAULT_DIR, *,
                  home: Path | str | None = None, iglu: Any = None,
-                 registry: Mapping[str, type[Enrichment]] | None = None, state: Any = None):
+                 registry: Mapping[str, type[Enrichment]] | None = None, state: Any = None,
+                 settings: Mapping[str, Any] | None = None):
         self.user_dir = Path(user_dir)
         self.default_dir = Path(default_dir) if default_dir else None
         self.home = Path(home) if home else None
+        self.settings = settings
         self.iglu = iglu
         self.registry = dict(registered() if registry is None else registry)
         self.state = state  # enrich's State: the live set is its ``enrichments``, swapped by ``swap``
@@ -104,7 +106,7 @@ class EnrichmentStore:
                unvalidated: set[str]) -> list[str]:
         bad = {e.split(":", 1)[0] for e in schema_errors}
         new, parse_errors = EnrichmentSet.from_configs(
-            {k: v for k, v in configs.items() if k not in bad}, home=self.home, registry=self.registry,
+            {k: v for k, v in configs.items() if k not in bad}, home=self.home, registry=self.registry, settings=self.settings,
             unvalidated=unvalidated)
         dormant: dict[str, tuple[dict, list[str]]] = {}
         for problem in schema_errors + parse_errors:
@@ -198,7 +200,7 @@ class EnrichmentStore:
             if errors:
                 raise ConfigError(errors)
             parsed, errors = EnrichmentSet.from_configs(
-                {entry_id: config}, home=self.home, registry=self.registry,
+                {entry_id: config}, home=self.home, registry=self.registry, settings=self.settings,
                 unvalidated=() if validated else (entry_id,))
             if errors:
                 raise ConfigError([e.split(": ", 1)[1] if e.startswith(f"{entry_id}: ") else e for e in errors])
@@ -276,7 +278,8 @@ def for_state(state: Any) -> EnrichmentStore:
     """The store of enrich's ``State`` (created on first use, kept on the state)."""
     store = getattr(state, "enrichment_store", None)
     if store is None:
-        store = EnrichmentStore(state.enrichments_dir, home=state.home, iglu=state.iglu, state=state)
+        store = EnrichmentStore(state.enrichments_dir, home=state.home, iglu=state.iglu, state=state,
+                            settings=state.settings)
         state.enrichment_store = store
     return store
 

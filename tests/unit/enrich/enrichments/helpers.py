@@ -50,8 +50,8 @@ def assert_valid(instance: dict) -> None:
     assert errors_of(instance) == [], instance
 
 
-def parse(cls, config: dict, home: Path | None = None):
-    return cls(home).parse(config)
+def parse(cls, config: dict, home: Path | None = None, settings: dict | None = None):
+    return cls(home, settings).parse(config)
 
 
 def parse_errors(cls, config: dict, home: Path | None = None) -> list[str]:
@@ -67,9 +67,9 @@ def raw(parameters: dict | None = None, headers: list[str] | None = None, **kw) 
 
 
 def run(cls, config: dict, event: EnrichedEvent | None = None, ctx: EnrichContext | None = None,
-        home: Path | None = None, conf: Any = None):
+        home: Path | None = None, conf: Any = None, settings: dict | None = None):
     """(derived contexts, event, ctx) after one enrichment; the config is checked first."""
-    enrichment = cls(home)
+    enrichment = cls(home, settings)
     conf = enrichment.parse(config) if conf is None else conf
     event = event or EnrichedEvent()
     ctx = ctx or EnrichContext(raw=raw())
@@ -77,7 +77,8 @@ def run(cls, config: dict, event: EnrichedEvent | None = None, ctx: EnrichContex
     return out, event, ctx
 
 
-def failure(cls, config: dict, event: EnrichedEvent, ctx: EnrichContext | None = None, conf: Any = None):
+def failure(cls, config: dict, event: EnrichedEvent, ctx: EnrichContext | None = None, conf: Any = None,
+            settings: dict | None = None):
     with pytest.raises(EnrichmentFailure) as caught:
-        run(cls, config, event, ctx, conf=conf)
+        run(cls, config, event, ctx, conf=conf, settings=settings)
     return caught.value.messages

@@ -18,10 +18,7 @@ def config(source, params=None):
     return sdj(SCHEMA, body)
 
 
-@pytest.fixture(autouse=True)
-def short_limits(monkeypatch):
-    monkeypatch.setenv("MINI_ENRICH_JS_TIME_LIMIT_S", "0.3")
-    monkeypatch.setenv("MINI_ENRICH_JS_MEMORY_MB", "32")
+SHORT_LIMITS = {"enrich.js_time_limit_s": 0.3, "enrich.js_memory_mb": 32}  # the enrich settings
 
 
 def test_getters_setters_params_and_returned_entities():
@@ -57,7 +54,7 @@ def test_throw_or_bad_result_is_a_failure(src):
 def test_infinite_loop_stopped_then_next_event_fine():
     src = "function process(e){ if (e.getApp_id() === 'loop') { while (true) {} } return null; }"
     cfg = config(src)
-    conf = parse(JavascriptScript, cfg)
+    conf = parse(JavascriptScript, cfg, settings=SHORT_LIMITS)
     started = time.monotonic()
     messages = failure(JavascriptScript, cfg, EnrichedEvent(app_id="loop"), conf=conf)
     assert "time limit" in messages[0]["error"]
@@ -69,7 +66,7 @@ def test_unbounded_allocation_stopped_then_next_event_fine():
     src = ("var keep = []; function process(e){ if (e.getApp_id() === 'hog') "
            "{ while (true) { keep.push(new Array(100000).fill(7)); } } return null; }")
     cfg = config(src)
-    conf = parse(JavascriptScript, cfg)
+    conf = parse(JavascriptScript, cfg, settings=SHORT_LIMITS)
     messages = failure(JavascriptScript, cfg, EnrichedEvent(app_id="hog"), conf=conf)
     assert "memory" in messages[0]["error"]
     assert run(JavascriptScript, cfg, EnrichedEvent(app_id="ok"), conf=conf)[0] == []

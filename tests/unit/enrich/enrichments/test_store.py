@@ -119,6 +119,7 @@ class FakeState:
         from services.enrich.enrichments.registry import EnrichmentSet
         self.home, self.iglu, self.enrichments_dir = home, iglu, home / "enrichments"
         self.enrichments, self.enrichment_errors = EnrichmentSet(), []
+        self.settings = {}
 
     def swap(self, new):
         old, self.enrichments = self.enrichments, new
