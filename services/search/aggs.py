@@ -47,8 +47,8 @@ class Runner(Histograms):
         name = f"agg_{id(self)}_{len(self.temps)}"
         self.conn.execute(f"CREATE TEMP TABLE {name}(k INTEGER PRIMARY KEY)")
         self.temps.append(name)
-        self.conn.execute(f"INSERT OR IGNORE INTO temp.{name}(k) SELECT k FROM ({docs.sql[0]})", docs.sql[1])
-        return DocSet((f"SELECT k FROM temp.{name}", []), docs.scope, materialized=True)
+        cursor = self.conn.execute(f"INSERT OR IGNORE INTO temp.{name}(k) SELECT k FROM ({docs.sql[0]})", docs.sql[1])
+        return DocSet((f"SELECT k FROM temp.{name}", []), docs.scope, materialized=True, size=cursor.rowcount)
 
     def count(self, docs: DocSet) -> int:
         if docs.sql is EMPTY:
@@ -113,6 +113,10 @@ class Runner(Histograms):
             return None
         if docs.everything:
             return f"FROM vals WHERE f = {fid}", []
+        if docs.size is not None and docs.size * 4 < max(self.index.doc_count, 1):
+            # a small set: look its members' values up (index on owner) instead of scanning the field
+            return (f"FROM (SELECT k AS dk FROM ({docs.sql[0]})) CROSS JOIN vals INDEXED BY vals_k ON vals.k = dk AND vals.f = {fid}",
+                    list(docs.sql[1]))
         return f"FROM vals WHERE f = {fid} AND k IN ({docs.sql[0]})", list(docs.sql[1])
 
     def sub(self, subs: dict[str, Any], docs: DocSet) -> dict[str, Any]:
@@ -248,13 +252,12 @@ class Runner(Histograms):
             params = src[1] + extra
             limit = "" if metric_order else f" LIMIT {size}"
             having = f" HAVING count(*) >= {min_count}" if min_count > 1 else ""
-            rows = self.conn.execute(f"SELECT v, count(*) AS c {where} GROUP BY v{having} "
-                                     f"ORDER BY {', '.join(sql_order)}{limit}", params).fetchall()
-            if min_count > 1:  # buckets under min_doc_count are dropped, not counted as "other"
-                total_pairs = self.conn.execute(f"SELECT coalesce(sum(c), 0) FROM (SELECT count(*) AS c {where} "
-                                                f"GROUP BY v HAVING count(*) >= {min_count})", params).fetchone()[0]
-            else:
-                total_pairs = self.conn.execute(f"SELECT count(*) {where}", params).fetchone()[0]
+            # one pass: the buckets and, by a window over them, the total that sum_other_doc_count needs
+            # (buckets under min_doc_count are dropped, not counted as "other")
+            found = self.conn.execute(f"SELECT v, c, sum(c) OVER () FROM (SELECT v, count(*) AS c {where} "
+                                      f"GROUP BY v{having}) ORDER BY {', '.join(sql_order)}{limit}", params).fetchall()
+            rows = [(v, c) for v, c, _ in found]
+            total_pairs = found[0][2] if found else 0
         missing_bucket = None
         if "missing" in body and src is not None or ("missing" in body and field is not None):
             fid = self.index.fids.get(field.path)
@@ -267,6 +270,7 @@ class Runner(Histograms):
         buckets = []
         for value, count in rows:
             bucket_docs = self.bucket_docs(field, "v = ?", [value], docs)
+            bucket_docs.size = count
             bucket = {**self.key_of(field, value), "doc_count": count}
             if subs:
                 bucket.update(self.sub(subs, bucket_docs))

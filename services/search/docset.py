@@ -8,8 +8,10 @@ from .query import EMPTY, Sql
 class DocSet:
     """A set of owners in a scope; ``everything`` lets a leaf skip the membership test."""
 
-    def __init__(self, sql: Sql, scope: str | None, everything: bool = False, materialized: bool = False):
+    def __init__(self, sql: Sql, scope: str | None, everything: bool = False, materialized: bool = False,
+                 size: int | None = None):
         self.sql = sql
+        self.size = size  # members, when known (lets a leaf choose lookups over a scan)
         self.scope = scope
         self.everything = everything
         self.materialized = materialized  # already a temp table: cheap to read several times

@@ -91,8 +91,10 @@ class Histograms:
             else:
                 key_sql = f"floor((v - {offset}) / {width}) * {width} + {offset}"
                 key_params = []
-            rows = self.conn.execute(f"SELECT {key_sql} AS b, count(DISTINCT k) {src[0]} GROUP BY b ORDER BY b",
-                                     key_params + src[1]).fetchall()
+            rows = self._range_counts(src, unit, width, offset, tz, date)
+            if rows is None:
+                rows = self.conn.execute(f"SELECT {key_sql} AS b, count(DISTINCT k) {src[0]} GROUP BY b ORDER BY b",
+                                         key_params + src[1]).fetchall()
         counts = {b: c for b, c in rows}
         keys = list(counts)
         if min_count == 0:
@@ -159,6 +161,38 @@ class Histograms:
         if keyed:
             return {"buckets": {b.get("key_as_string", str(b["key"])): b for b in buckets}}
         return {"buckets": buckets}
+
+    def _range_counts(self, src, unit, width, offset, tz, date: bool) -> list[tuple[Any, int]] | None:
+        """Bucket counts as one index range count per bucket (C-speed), or None when buckets are too many.
+
+        The field's first and last values bound the buckets; each count is ``count(DISTINCT k)`` over a
+        (field, value) range, so a document with two values in one bucket still counts once.
+        """
+        low, high = self.conn.execute(f"SELECT min(v), max(v) {src[0]}", src[1]).fetchone()
+        if low is None or not isinstance(low, (int, float)):
+            return [] if low is None else None
+        if date:
+            bounds = [self._round(low, unit, width, offset, tz)]
+        else:  # keys as OpenSearch computes them: floor((value - offset) / interval) * interval + offset
+            base = math.floor((low - offset) / width)
+            bounds = [base * width + offset]
+        while bounds[-1] <= high:
+            if unit is not None:
+                nxt = self._round(dates.add_unit(int(bounds[-1]), 1, unit, tz), unit, width, offset, tz)
+            elif date:
+                nxt = bounds[-1] + width
+            else:
+                nxt = (base + len(bounds)) * width + offset
+            bounds.append(nxt)
+            if len(bounds) > 400:
+                return None
+        rows = []
+        for start, end in zip(bounds, bounds[1:]):
+            n = self.conn.execute(f"SELECT count(DISTINCT k) {src[0]} AND v >= ? AND v < ?",
+                                  src[1] + [start, end]).fetchone()[0]
+            if n:
+                rows.append((start, n))
+        return rows
 
     def _round(self, value: int, unit, width, offset, tz) -> int:
         if unit is not None:
