@@ -233,13 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few seconds of each phase")
     parser.add_argument("--rate", type=float, default=100.0, help="paced rate in events/s (default 100)")
     parser.add_argument("--seconds", type=float, default=60.0, help="paced duration (default 60)")
+    parser.add_argument("--env", action="append", default=[], metavar="MINI_KEY=VALUE",
+                        help="a setting for the stack under test (repeatable), e.g. MINI_SINK_CONCURRENCY=4")
     parser.add_argument("--latency-only", action="store_true", help="skip the throughput phase")
     parser.add_argument("--hold-seconds", type=float, default=120.0, help="throughput trial length (default 120)")
     args = parser.parse_args(argv)
     paced_rate, paced_s = (20.0, 3.0) if args.smoke else (args.rate, args.seconds)
     hold_s = 3.0 if args.smoke else args.hold_seconds
 
-    env = {}
+    env = dict(item.split("=", 1) for item in args.env)
     central = iglu_central_path()
     if central.exists():  # payload_data and the standard schemas, offline (tests and benches only)
         env["MINI_IGLU_MIRROR_DIRS"] = str(central)
