@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 SERVICE_NAMES = [s.name for s in topology.SERVICES]
 READY_TIMEOUT = 900.0  # the supervisor's own per-service timeouts report failures well before this
+SETTLE_S = 30.0  # after the supervisor is ready, how long an unhealthy service may take to come good
 
 
 class _Stop(Exception):
@@ -61,6 +62,8 @@ def _spawn_supervisor(home: Path, args: argparse.Namespace) -> subprocess.Popen:
 
 def _wait_ready(stack: Stack, proc: subprocess.Popen) -> dict[str, Any] | None:
     deadline = time.monotonic() + READY_TIMEOUT
+    settled: float | None = None
+    doc: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return None
@@ -68,11 +71,16 @@ def _wait_ready(stack: Stack, proc: subprocess.Popen) -> dict[str, Any] | None:
         if info and info.get("pid") == proc.pid:
             try:
                 if stack.ready():
-                    return stack.status()
+                    doc = stack.status()
+                    # A service restarted during start-up (a peer moved, or one slow health probe
+                    # on a busy machine) is given a little longer before the stack counts as unhealthy.
+                    settled = settled or time.monotonic() + SETTLE_S
+                    if doc["healthy"] or time.monotonic() > settled:
+                        return doc
             except StackDown:
                 pass
         time.sleep(0.2)
-    return None
+    return doc
 
 
 def _tail(path: Path, lines: int = 30) -> str:
