@@ -111,7 +111,7 @@ class Consumer:
         give_up_topic: str = BAD,
         retry_delay_ms: int = 100,
         retry_max_delay_ms: int = 10_000,
-        output_buffer_timeout_ms: int | None = None,
+        output_buffer_timeout_ms: int | None = 5,
     ):
         self.max_attempts = int(settings["bus.max_attempts"])
         self.handler = handler
@@ -136,7 +136,8 @@ class Consumer:
             msg_timeout=msg_timeout_s,  # pynsq takes seconds (it sends ms to nsqd)
         )
         if output_buffer_timeout_ms is not None:
-            # How long nsqd may hold message frames to batch them (pynsq's default: 250 ms per hop).
+            # How long nsqd may hold message frames to batch them. pynsq's default (250 ms per hop)
+            # would dominate a sandbox's send-to-searchable latency; None keeps pynsq's default.
             kwargs["output_buffer_timeout"] = int(output_buffer_timeout_ms)
         if lookupd:
             kwargs["lookupd_http_addresses"] = lookupd
