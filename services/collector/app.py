@@ -113,7 +113,8 @@ def make_app(
     else:
         handlers.append((r"/r/[^/]+", routes.RedirectsDisabledHandler, c))
     handlers += [
-        tornado.routing.Rule(MountMatcher(mounts), MountHandler, {"mounts": mounts, "client": client, "counters": counters}),
+        tornado.routing.Rule(MountMatcher(mounts), MountHandler, {"mounts": mounts, "client": client, "counters": counters,
+                                                                  "credentials": s["collector.basic_auth"]}),
         # The tracker routes come next: their patterns are disjoint from the one-segment routes
         # below, so this order only saves the hot path a few regex matches.
         (r"/(?:i|ice\.png)", routes.PixelHandler, c),

@@ -3,13 +3,18 @@
 ``/iglu-server/api/schemas`` with the mount ``/iglu-server=http://127.0.0.1:4001`` is forwarded to
 ``http://127.0.0.1:4001/api/schemas``: method and headers pass through, the request body streams up
 and the response streams back.  A reserved prefix with nothing mounted answers 404, a mount whose target is down 502, both in
-the shared JSON error shape.  Tracker routes never come here.
+the shared JSON error shape.  Tracker routes never come here.  The guarded prefixes (``/home``,
+``/dashboard``, ``/control-plane``, ``/elasticsearch``, ``/kibana``) ask for HTTP basic auth when
+``collector.basic_auth`` lists credentials, as Mini's Caddy does; Iglu keeps its own API keys.
 """
 
 from __future__ import annotations
 
-import logging
 import asyncio
+import base64
+import binascii
+import hmac
+import logging
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
@@ -20,7 +25,7 @@ import tornado.web
 
 from services.common.http import ApiError, BaseHandler
 
-from .settings import RESERVED_PREFIXES
+from .settings import GUARDED_PREFIXES, RESERVED_PREFIXES
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +110,10 @@ class MountHandler(BaseHandler):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
-    def initialize(self, mounts: Mounts, client: tornado.httpclient.AsyncHTTPClient, counters: dict) -> None:
+    def initialize(self, mounts: Mounts, client: tornado.httpclient.AsyncHTTPClient, counters: dict,
+                   credentials: Iterable[str] = ()) -> None:
         self.mounts = mounts
+        self.credentials = tuple(credentials)
         self.client = client
         self.counters = counters
         self._headers_sent = False
@@ -116,6 +123,8 @@ class MountHandler(BaseHandler):
     def prepare(self) -> None:
         prefix, target, rest = self.mounts.resolve(self.request.path)
         self.prefix = prefix
+        if prefix in GUARDED_PREFIXES and self.credentials and not self._authorized():
+            raise ApiError(401, f"{prefix} needs the credentials set in collector.basic_auth (HTTP basic auth)")
         if target is None:
             raise ApiError(404, f"nothing is mounted at {prefix}")
         self.target = target
@@ -126,6 +135,22 @@ class MountHandler(BaseHandler):
             # Start forwarding now: the body streams up while it arrives.
             self._body = asyncio.Queue()
             self._fetch = asyncio.ensure_future(self._upstream())
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 401:  # (send_error cleared the headers: the challenge goes on here)
+            self.set_header("WWW-Authenticate", 'Basic realm="Mini", charset="UTF-8"')
+        super().write_error(status_code, **kwargs)
+
+    def _authorized(self) -> bool:
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        # Compare with every entry (no early exit), in constant time per entry.
+        return any([hmac.compare_digest(given.encode(), c.encode()) for c in self.credentials])
 
     def data_received(self, chunk: bytes) -> None:
         if self._body is not None:

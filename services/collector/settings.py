@@ -8,6 +8,8 @@ from __future__ import annotations
 from services.common.settings import Setting
 
 RESERVED_PREFIXES = ("/micro", "/iglu-server", "/control-plane", "/elasticsearch", "/dashboard", "/home", "/kibana")
+# Behind basic auth, as in Snowplow Mini (the tracker routes, /micro and /iglu-server never are).
+GUARDED_PREFIXES = ("/home", "/dashboard", "/control-plane", "/elasticsearch", "/kibana")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("collector.address", "127.0.0.1", "Address the public origin binds (0.0.0.0 to expose it)."),
@@ -16,6 +18,13 @@ SETTINGS: tuple[Setting, ...] = (
         "collector.mounts",
         [],
         "Mounted services: comma-separated prefix=url pairs (/iglu-server=http://127.0.0.1:4001); the prefix is stripped.",
+        type=list,
+    ),
+    Setting(
+        "collector.basic_auth",
+        [],
+        "Credentials user:password (comma-separated) guarding /home, /dashboard, /control-plane, /elasticsearch "
+        "and /kibana with HTTP basic auth; empty: open (fine on 127.0.0.1, set it before exposing the port).",
         type=list,
     ),
     Setting(

@@ -145,3 +145,36 @@ def test_resolve_prefers_the_longest_prefix():
     assert mounts.resolve("/micro/all") == ("/micro", "http://a:1", "/all")
     with pytest.raises(KeyError):
         mounts.resolve("/microsite")
+
+
+class GuardedPrefixes(CollectorTestCase):
+    """With collector.basic_auth set, /elasticsearch & co. ask for basic auth; /iglu-server does not."""
+
+    def get_app(self):
+        sock, self.upstream_port = tornado.testing.bind_unused_port()
+        self.upstream = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/.*", Echo)]))
+        self.upstream.add_sockets([sock])
+        up = f"http://127.0.0.1:{self.upstream_port}"
+        self.overrides = {"collector.mounts": [f"/elasticsearch={up}", f"/iglu-server={up}"],
+                          "collector.basic_auth": ["admin:s3cret"]}
+        return super().get_app()
+
+    def tearDown(self):
+        self.upstream.stop()
+        super().tearDown()
+
+    def test_no_or_wrong_credentials_is_401_with_a_challenge(self):
+        import base64
+        for headers in ({}, {"Authorization": "Basic " + base64.b64encode(b"admin:wrong").decode()},
+                        {"Authorization": "Basic not-base64!"}, {"Authorization": "Bearer x"}):
+            response = self.req("/elasticsearch/good/_search", **headers)
+            assert response.code == 401, headers
+            assert response.headers["WWW-Authenticate"].startswith("Basic ")
+            assert json.loads(response.body)["status"] == 401
+
+    def test_right_credentials_pass_and_iglu_is_not_guarded(self):
+        import base64
+        token = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+        response = self.req("/elasticsearch/good/_search", Authorization=token)
+        assert response.code == 200 and json.loads(response.body)["path"] == "/good/_search"
+        assert self.req("/iglu-server/api/meta/health").code == 200
