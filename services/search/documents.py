@@ -119,11 +119,10 @@ def run_bulk(store: Store, items: list[tuple], refresh: bool) -> dict[str, Any]:
                 raise bad_request("external versioning and ingest pipelines are not supported by the Mini search node")
             index = store.indexes.get(name)
             if index is None:
-                if action == "delete" or (action == "update" and source is not None):
-                    if action == "delete":
-                        raise SearchError(404, "index_not_found_exception", f"no such index [{name}]",
-                                          index=name, index_uuid="_na_", **{"resource.type": "index_expression",
-                                                                            "resource.id": name})
+                if action == "delete":  # a delete does not create its index
+                    raise SearchError(404, "index_not_found_exception", f"no such index [{name}]",
+                                      index=name, index_uuid="_na_", **{"resource.type": "index_expression",
+                                                                        "resource.id": name})
                 index = store.create(name, None, auto=True)
             store.begin(index)
             if isinstance(source, SearchError):
@@ -187,7 +186,6 @@ def run_single(store: Store, action: str, name: str, doc_id: str | None, body: A
     if action != "delete" and not isinstance(body, dict):
         raise mapper_parsing("failed to parse", caused_by=SearchError(400, "not_x_content_exception",
                              "Compressor detection can only be called on some xcontent bytes or compressed xcontent bytes"))
-    refresh = params.get("refresh") in ("", "true", "wait_for")
     out = run_bulk(store, [(action, meta, source)], params.get("refresh") in ("", "true"))
     item = next(iter(out["items"][0].values()))
     if "error" in item:
@@ -195,7 +193,6 @@ def run_single(store: Store, action: str, name: str, doc_id: str | None, body: A
     status = item.pop("status")
     if action == "delete" and item.get("result") == "not_found":
         return 404, item
-    del refresh
     return status, item
 
 

@@ -35,7 +35,7 @@ CREATE INDEX IF NOT EXISTS nested_doc ON nested(doc);
 CREATE INDEX IF NOT EXISTS nested_path ON nested(path, parent);
 CREATE TABLE IF NOT EXISTS vals(f INTEGER NOT NULL, v NOT NULL, k INTEGER NOT NULL, c INTEGER NOT NULL DEFAULT 1,
                                 PRIMARY KEY(f, v, k)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS vals_k ON vals(k, f);
+CREATE INDEX IF NOT EXISTS vals_k ON vals(k, f, c);  -- c included: owner-driven reads need no row lookup
 """
 _BAD_NAME = re.compile(r'[\\/*?"<>| ,#:]')
 VERSION_CREATED = "136407827"  # OpenSearch 2.19.x's index version id
@@ -149,9 +149,9 @@ class Index:
     def _erase(self, rowid: int) -> None:
         self._flush()
         nids = [r[0] for r in self.conn.execute("SELECT nid FROM nested WHERE doc = ?", (rowid,))]
-        self.conn.execute("DELETE FROM vals WHERE k = ?", (rowid,))
+        self.conn.execute("DELETE FROM vals INDEXED BY vals_k WHERE k = ?", (rowid,))
         for nid in nids:
-            self.conn.execute("DELETE FROM vals WHERE k = ?", (nid,))
+            self.conn.execute("DELETE FROM vals INDEXED BY vals_k WHERE k = ?", (nid,))
         self.conn.execute("DELETE FROM nested WHERE doc = ?", (rowid,))
 
     def existing(self, doc_id: str) -> tuple[int, int, int, str] | None:

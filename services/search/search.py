@@ -212,7 +212,7 @@ class Searcher:
         if fid is None:
             return None
         everything = src[0] == "SELECT rowid AS k FROM docs"
-        member = "" if everything else f" AND k IN ({src[0]})"
+        member = "" if everything else f" AND +k IN ({src[0]})"
         direction = "DESC" if sort.desc else "ASC"
         cursor = self.conn.execute(f"SELECT k, v FROM vals WHERE f = {fid}{member} ORDER BY v {direction}, k {direction}",
                                    list(src[1]) if not everything else [])

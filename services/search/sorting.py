@@ -68,7 +68,7 @@ class Sort:
             func = {"min": "min", "max": "max", "sum": "sum", "avg": "avg"}.get(mode)
             if func is None or (func in ("sum", "avg") and field.type not in NUMERIC):
                 raise unsupported(f"sort mode [{mode}]")
-            self.expr = f"(SELECT {func}(v) FROM vals WHERE k = h.k AND f = {fid})" if fid else "NULL"
+            self.expr = f"(SELECT {func}(v) FROM vals INDEXED BY vals_k WHERE k = h.k AND f = {fid})" if fid else "NULL"
             self.numeric = field.type != "keyword"
             self.field = field
         missing = opts.get("missing", "_last")
