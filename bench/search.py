@@ -112,12 +112,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"MINI_DURABILITY_FSYNC": "false"} if args.no_fsync else {}
         node = SearchNode(Path(tmp), env=env).start()
+        try:
+            compare_and_grow(node, n, args, repeat)
+        finally:
+            node.stop()
+
+
+def compare_and_grow(node: SearchNode, n: int, args, repeat: int) -> None:
+    """The side-by-side run on ``n`` documents, then (``--large``) our node alone at the larger size."""
+    ours = node.client(timeout=600)
+    ours.indices.create(index="good", body=mini_good_index())
+    rss = PeakRss(node.process.proc.pid)
+    try:
         osmem = Osmem()
         try:
-            ours, theirs = node.client(timeout=600), osmem.client(timeout=600)
-            ours.indices.create(index="good", body=mini_good_index())
+            theirs = osmem.client(timeout=600)
             theirs.indices.create(index="good", body=mini_good_index())
-            rss = PeakRss(node.process.proc.pid)
             t_ours = load(ours, "good", docs(n), n, args.batch)
             t_theirs = load(theirs, "good", docs(n), n, args.batch)
             ours.indices.refresh(index="good")
@@ -126,31 +136,28 @@ def main() -> None:
             q_ours = run_queries(ours, "good", repeat)
             q_theirs = run_queries(theirs, "good", repeat)
             osmem_rss = psutil.Process(osmem.proc.pid).memory_info().rss / 2**20
-            peak = rss.peak
-            print(f"search node vs osmem-server, {n} enriched documents, bulk batches of {args.batch}"
-                  f"{' (fsync off)' if args.no_fsync else ' (fsync per bulk)'}")
-            print(f"{'measure':38} {'ours':>12} {'osmem':>12} {'ours/osmem':>11}")
-            print(f"{'bulk docs/s':38} {n / t_ours:12.0f} {n / t_theirs:12.0f} {(n / t_ours) / (n / t_theirs):11.2f}")
-            for name in QUERIES:
-                a, b = q_ours[name], q_theirs[name]
-                print(f"{name + ' ms':38} {a:12.1f} {b:12.1f} {a / b if b else float('nan'):11.2f}")
-            print(f"{'memory MiB (ours peak, osmem now)':38} {peak:12.0f} {osmem_rss:12.0f} {peak / osmem_rss:11.2f}")
         finally:
             osmem.stop()
-        try:
-            if args.large and args.large > n and not args.smoke:
-                t_more = load(ours, "good", (d for i, d in enumerate(docs(args.large)) if i >= n), args.large - n, args.batch)
-                q_large = run_queries(ours, "good", repeat)
-                print(f"\nsearch node alone at {args.large} documents")
-                print(f"{'bulk docs/s (the extra documents)':38} {(args.large - n) / t_more:12.0f}")
-                for name, value in q_large.items():
-                    print(f"{name + ' ms':38} {value:12.1f}")
-                print(f"{'memory MiB (peak)':38} {rss.peak:12.0f}")
-                disk = sum(p.stat().st_size for p in (Path(tmp) / "search").glob("*"))
-                print(f"{'disk MiB':38} {disk / 2**20:12.0f}")
-            rss.stop()
-        finally:
-            node.stop()
+        print(f"search node vs osmem-server, {n} enriched documents, bulk batches of {args.batch}"
+              f"{' (fsync off)' if args.no_fsync else ' (fsync per bulk)'}")
+        print(f"{'measure':38} {'ours':>12} {'osmem':>12} {'ours/osmem':>11}")
+        print(f"{'bulk docs/s':38} {n / t_ours:12.0f} {n / t_theirs:12.0f} {(n / t_ours) / (n / t_theirs):11.2f}")
+        for name in QUERIES:
+            a, b = q_ours[name], q_theirs[name]
+            print(f"{name + ' ms':38} {a:12.1f} {b:12.1f} {a / b if b else float('nan'):11.2f}")
+        print(f"{'memory MiB (ours peak, osmem now)':38} {rss.peak:12.0f} {osmem_rss:12.0f} {rss.peak / osmem_rss:11.2f}")
+        if args.large and args.large > n and not args.smoke:
+            t_more = load(ours, "good", (d for i, d in enumerate(docs(args.large)) if i >= n), args.large - n, args.batch)
+            q_large = run_queries(ours, "good", repeat)
+            print(f"\nsearch node alone at {args.large} documents")
+            print(f"{'bulk docs/s (the extra documents)':38} {(args.large - n) / t_more:12.0f}")
+            for name, value in q_large.items():
+                print(f"{name + ' ms':38} {value:12.1f}")
+            print(f"{'memory MiB (peak)':38} {rss.peak:12.0f}")
+            disk = sum(p.stat().st_size for p in (node.process.home / "search").glob("*"))
+            print(f"{'disk MiB':38} {disk / 2**20:12.0f}")
+    finally:
+        rss.stop()
 
 
 if __name__ == "__main__":
