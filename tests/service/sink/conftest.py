@@ -12,22 +12,12 @@ from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
-from osmem_server import OsmemServer
 
 from mini_kernel.testing.processes import ServiceProcess, wait_for
 
 from mini_kernel.testing.search import SearchNode
 
 TARGETS = ["osmem", "embedded"]
-
-
-@pytest.fixture(scope="module")
-def osmem_base():
-    server = OsmemServer.start()
-    yield server
-    server.close()
-    if server.process.stdout is not None:
-        server.process.stdout.close()
 
 
 @pytest.fixture(params=TARGETS)

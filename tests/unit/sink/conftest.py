@@ -1,18 +1,8 @@
-"""An osmem-server for the loader tests (its own plugin's session fixture leaks a pipe at teardown)."""
+"""A fresh osmem clone per loader test (``osmem_base`` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-from osmem_server import OsmemServer
-
-
-@pytest.fixture(scope="module")
-def osmem_base():
-    server = OsmemServer.start()
-    yield server
-    server.close()
-    if server.process.stdout is not None:
-        server.process.stdout.close()
 
 
 @pytest.fixture
