@@ -111,8 +111,9 @@ class TrackHandler(OriginHandler):
         if self.request.method == "POST":
             length = self.request.headers.get("Content-Length", "")
             if length.isdigit() and int(length) > self.ctx.drop_payload_size:
+                # Answer 413 once the body is read (and discarded): answering now would close the
+                # connection with unread data, and the client would see a reset instead of the 413.
                 self._chunks = None
-                self.too_large()
 
     def data_received(self, chunk: bytes) -> None:
         if self._chunks is None:
