@@ -44,6 +44,34 @@ def tcp_addresses(settings: Settings) -> list[str]:
     return [a.strip() for a in address.split(",") if a.strip()] if address else []
 
 
+class _Writer(nsq.Writer):
+    """pynsq's Writer, quiet about the broken reads that follow our own ``close()``."""
+
+    closing = False
+
+    def _on_connection_error(self, conn: Any, error: Any, **kwargs: Any) -> None:
+        if not self.closing:
+            super()._on_connection_error(conn, error, **kwargs)
+            return
+        queue = getattr(conn, "callback_queue", [])
+        while queue:  # still fail every pending publish, as pynsq does, without an ERROR log
+            queue.pop(0)(conn, error)
+
+
+class _Reader(nsq.Reader):
+    """pynsq's Reader, quiet about the broken reads that follow our own ``close()``."""
+
+    closing = False
+
+    def _on_connection_error(self, conn: Any, error: Any, **kwargs: Any) -> None:
+        if not self.closing:
+            super()._on_connection_error(conn, error, **kwargs)
+
+    def close(self) -> None:
+        self.closing = True
+        super().close()
+
+
 class Publisher:
     """A pynsq Writer whose publishes are awaitable and resolve on the broker's acknowledgement."""
 
@@ -51,7 +79,7 @@ class Publisher:
         addresses = tcp_addresses(settings)
         if not addresses:
             raise PublishError("no nsqd address configured (nsqd.tcp_address / MINI_NSQD_TCP_ADDRESS)")
-        self._writer = nsq.Writer(addresses, reconnect_interval=reconnect_interval)
+        self._writer = _Writer(addresses, reconnect_interval=reconnect_interval)
 
     def connected(self) -> bool:
         return any(conn.connected() for conn in self._writer.conns.values())
@@ -85,6 +113,7 @@ class Publisher:
         await future
 
     def close(self) -> None:
+        self._writer.closing = True
         for conn in list(self._writer.conns.values()):
             conn.close()
         # Stop reconnecting: pynsq schedules reconnects from the close callback.
@@ -144,7 +173,7 @@ class Consumer:
             kwargs["lookupd_poll_interval"] = 5
         else:
             kwargs["nsqd_tcp_addresses"] = tcp_addresses(settings)
-        self._reader = nsq.Reader(**kwargs)
+        self._reader = _Reader(**kwargs)
 
     def _on_message(self, message: nsq.Message) -> None:
         message.enable_async()
