@@ -35,15 +35,23 @@ $(NPM_STAMP): package-lock.json
 npm:
 	@if [ -f package-lock.json ]; then $(MAKE) --no-print-directory $(NPM_STAMP); fi
 
-# Debian's Chromium for the browser tests: installed when running as root with apt, else explained.
+# Debian programs the suite starts for real: Chromium (browser tracker), hey (collector benchmark's open-loop
+# load), PostgreSQL and MariaDB (SQL enrichment).  Installed with apt-get when running as root, else explained.
+# Each entry is program=package; a program is looked up on PATH and in the packages' own bin directories.
+SYSTEM_DEPS := chromium=chromium chromedriver=chromium-driver hey=hey postgres=postgresql mariadbd=mariadb-server
+SYSTEM_PATH := $(PATH):/usr/sbin:$(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin)))
+
 system-deps:
-	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	@missing=""; for dep in $(SYSTEM_DEPS); do \
+		PATH="$(SYSTEM_PATH)" command -v "$${dep%%=*}" >/dev/null 2>&1 || missing="$$missing $${dep#*=}"; \
+	done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "Installing chromium and chromium-driver (apt-get) for the browser tests ..."; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		echo "Installing$$missing (apt-get) for the browser, benchmark and SQL enrichment tests ..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-		echo "NOTE: chromium/chromedriver are missing and can only be installed as root with apt-get:"; \
-		echo "      the tests marked 'browser' (headless Chromium) will be skipped."; \
+		echo "NOTE:$$missing missing and can only be installed as root with apt-get:"; \
+		echo "      the tests that need them will be skipped, each naming what it needs."; \
 	fi
 
 run: install
