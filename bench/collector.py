@@ -2,11 +2,13 @@
 
 GET ``/i`` and POST ``/com.snowplowanalytics.snowplow/tp2`` (one realistic event) through the real
 collector process (broker running, durable publishes), and through a bare Tornado app answering the
-same pixel / ``ok``.  Both servers are pinned to the same core; the load generator (an asyncio
-keep-alive client) and the broker to the other.  Then p99 latency at a paced 1,000 req/s (open loop:
-latency counts from each request's scheduled time).  Prints figures and ratios; never asserts.
+same pixel / ``ok`` on the same event loop.  Both servers are pinned to the same core; the load
+generator and the broker to the other.  The generator is ``hey`` (closed loop for req/s; ``-q``
+paced for latency, per-request latencies from its CSV) and, when hey is not installed, an asyncio
+keep-alive client (which itself costs about as much CPU as a bare server, so it caps the figures).
+Then p50/p99 latency at a paced 1,000 req/s.  Prints figures, ratios and CPU per request; never asserts.
 
-    .venv/bin/python -m bench.collector [--smoke] [--duration S] [--connections N]
+    .venv/bin/python -m bench.collector [--smoke] [--duration S] [--connections N] [--generator hey|python]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -154,12 +157,59 @@ async def paced(port: int, route: str, rate: float, duration: float, connections
             writer.close()
 
     await asyncio.gather(*(client() for _ in range(connections)))
-    latencies.sort()
+    return {**percentiles(latencies), "errors": errors}
+
+
+# -- load generation with hey ---------------------------------------------------------------------
+
+HEY_HEADERS = ("User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36", "Origin: https://shop.example",
+               "Cookie: sp=c6ef3124-b53a-4b13-a233-0088f79dcbcb")
+
+
+def hey_run(hey: str, port: int, route: str, duration: float, connections: int, cpu: int | None,
+            rate: float | None = None) -> dict[str, float]:
+    """One hey run (closed loop, or ``-q`` paced to ``rate`` in total); figures from its per-request CSV."""
+    with tempfile.NamedTemporaryFile(prefix="bench-collector-body-", suffix=".json") as body:
+        body.write(BODY)
+        body.flush()
+        cmd = [hey, "-z", f"{duration}s", "-c", str(connections), "-o", "csv", "-disable-compression", "-cpus", "1"]
+        if rate:
+            cmd += ["-q", f"{rate / connections:g}"]
+        for header in HEY_HEADERS:
+            cmd += ["-H", header]
+        if route == "get":
+            url = f"http://127.0.0.1:{port}/i?{QUERY}"
+        else:
+            url = f"http://127.0.0.1:{port}{TP2}"
+            cmd += ["-m", "POST", "-D", body.name, "-T", "application/json; charset=UTF-8"]
+        out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=duration + 60,
+                             preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None)
+    latencies, ok, errors, end = [], 0, 0, 0.0
+    for line in out.stdout.splitlines()[1:]:
+        fields = line.split(",")
+        if len(fields) < 8:
+            continue
+        # Connection set-up (first request of each worker) is not the server's per-request latency.
+        latency, status, offset = float(fields[0]) - float(fields[1] or 0), fields[6], float(fields[7])
+        latencies.append(latency)
+        end = max(end, offset + latency)
+        if status == "200":
+            ok += 1
+        else:
+            errors += 1
+    if not latencies:
+        raise RuntimeError(f"hey produced no results: {out.stderr.strip()[-500:]}")
+    return {"rps": ok / max(end, 1e-9), "ok": ok, "errors": errors, **percentiles(latencies)}
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """p50/p99/max in ms of latencies in seconds."""
+    latencies = sorted(latencies)
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
 
-    return {"p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0), "n": len(latencies), "errors": errors}
+    return {"p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1.0), "n": len(latencies)}
 
 
 # -- orchestration --------------------------------------------------------------------------------
@@ -185,12 +235,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections of the throughput runs")
     parser.add_argument("--no-fsync", action="store_true", help="durability.fsync=false for broker and collector")
     parser.add_argument("--rate", type=float, default=1000.0, help="paced rate for the latency run")
+    parser.add_argument("--paced-connections", type=int, default=25, help="connections of the paced run (hey: rate/N per worker)")
+    parser.add_argument("--generator", choices=("auto", "hey", "python"), default="auto",
+                        help="load generator: hey (default when installed) or the asyncio fallback")
     parser.add_argument("--serve-bare", metavar="PORT_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
     duration, paced_s, rate = (0.4, 0.5, 100.0) if args.smoke else (args.duration, 5.0, args.rate)
+    hey = shutil.which("hey") if args.generator != "python" else None
+    if args.generator == "hey" and not hey:
+        parser.error("--generator hey: hey is not installed (Debian package hey)")
 
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, load_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
@@ -220,9 +276,23 @@ def main(argv: list[str] | None = None) -> int:
                      what="collector connected to the broker")
             ports = {"bare": bare_port, "collector": collector.port}
 
+            generator = f"hey ({hey})" if hey else "python asyncio client (hey not installed; it caps the figures)"
             print(f"collector bench ({'smoke' if args.smoke else 'full'}): servers on cpu {server_cpu}, "
-                  f"load generator + broker on cpu {load_cpu}; {args.connections} keep-alive connections, {duration:.1f} s per run; "
-                  f"durability.fsync={'false' if args.no_fsync else 'true'}")
+                  f"load generator + broker on cpu {load_cpu}; generator {generator}; {args.connections} keep-alive "
+                  f"connections, {duration:.1f} s per run; durability.fsync={'false' if args.no_fsync else 'true'}; "
+                  f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+            def closed(name: str, route: str) -> tuple[float, int, int]:
+                if hey:
+                    r = hey_run(hey, ports[name], route, duration, args.connections, load_cpu)
+                    return r["rps"], r["ok"], r["errors"]
+                return asyncio.run(closed_loop(ports[name], route, duration, args.connections))
+
+            def latency(name: str, route: str) -> dict[str, float]:
+                if hey:
+                    return hey_run(hey, ports[name], route, paced_s, args.paced_connections, load_cpu, rate=rate)
+                return asyncio.run(paced(ports[name], route, rate, paced_s, args.paced_connections))
+
             results: dict[tuple[str, str], float] = {}
             cpu: dict[tuple[str, str], list[float]] = {}  # server CPU seconds, requests (and broker CPU)
             procs = {"bare": psutil.Process(bare.pid), "collector": psutil.Process(collector.proc.pid),
@@ -230,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             for route in ("get", "post"):
                 for name in ("bare", "collector", "bare", "collector"):  # interleaved, best of two
                     before = {k: _cpu(p) for k, p in procs.items()}
-                    rps, ok, err = asyncio.run(closed_loop(ports[name], route, duration, args.connections))
+                    rps, ok, err = closed(name, route)
                     spent = _cpu(procs[name]) - before[name]
                     broker_spent = _cpu(procs["broker"]) - before["broker"]
                     totals = cpu.setdefault((route, name), [0.0, 0, 0.0])
@@ -255,10 +325,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"ratio {b_us / max(c_us, 1):4.2f}")
             for route, label in (("get", "GET /i"), ("post", "POST tp2")):
                 for name in ("bare", "collector"):
-                    lat = asyncio.run(paced(ports[name], route, rate, paced_s))
+                    lat = latency(name, route)
                     print(f"  {label:9s} {name:9s} paced {rate:.0f} req/s: p50 {lat['p50_ms']:6.2f} ms  p99 {lat['p99_ms']:6.2f} ms  "
                           f"max {lat['max_ms']:6.1f} ms  ({lat['n']} requests, {lat['errors']} errors)"
                           + ("  (target p99 <= 10 ms)" if name == "collector" else ""))
+            print(f"  load average after the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             status = json.loads(_get(collector.url + "/status"))
             c = status["counters"]
             print(f"  collector ledger: accepted {c['requests_accepted']}, published {c['payloads_published']}, "
