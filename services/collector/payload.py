@@ -132,7 +132,9 @@ def new_nuid() -> str:
 
 
 def build(
-    request: tornado.httputil.HTTPServerRequest,
+    headers: tornado.httputil.HTTPHeaders,
+    remote_ip: str | None,
+    query: str,
     path: str,
     nuid: str,
     anonymous: bool,
@@ -141,7 +143,6 @@ def build(
     collector: str = COLLECTOR_NAME,
 ) -> CollectorPayload:
     """The payload Snowplow's collector would sink for this request (``body`` set for POST only)."""
-    headers = request.headers
     rendered = render_headers(headers, anonymous)
     ctype = charset = text = None
     if body is not None:
@@ -150,18 +151,17 @@ def build(
         if ctype is not None:
             rendered.append(ctype)
     return CollectorPayload(
-        ip_address=client_ip(headers, request.remote_ip, anonymous),
+        ip_address=client_ip(headers, remote_ip, anonymous),
         timestamp=int(time.time() * 1000) if now_ms is None else now_ms,
         encoding="UTF-8",
         collector=collector,
         user_agent=headers.get("User-Agent"),
         referer_uri=headers.get("Referer"),
         path=path,
-        querystring=request.query or "",
+        querystring=query,
         body=text,
         headers=rendered,
         content_type=ctype,
         hostname=hostname(headers),
         network_user_id=nuid,
     )
-

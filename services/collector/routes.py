@@ -7,28 +7,24 @@ CORS preflight; each request is counted by route and status in ``on_finish``.  T
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import tornado.web
 
 from services.common.http import ApiError, BaseHandler, NotFoundHandler
 
-from . import cors, payload
-from .cookies import CookiePolicy, parse_cookies
+from . import cors, payload, tracking
+from .cookies import CookiePolicy
 from .sink import Sink
 from .sizes import SizeLimits
 
 log = logging.getLogger(__name__)
 
-PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
-NO_CACHE = "no-cache, no-store, must-revalidate"
+PIXEL = tracking.PIXEL
 ROBOTS = "User-agent: *\nDisallow: /\n\nUser-agent: Googlebot\nDisallow: /\n\nUser-agent: AdsBot-Google\nDisallow: /"
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
-REDIRECT = "/r/tp2"
 
 
 @dataclasses.dataclass
@@ -101,7 +97,11 @@ class OriginHandler(BaseHandler):
 
 @tornado.web.stream_request_body
 class TrackHandler(OriginHandler):
-    """``/{vendor}/{version}``: GET/HEAD → pixel, POST → ``ok``; the payload is sunk before answering."""
+    """``/{vendor}/{version}``: GET/HEAD → pixel, POST → ``ok``; the payload is sunk before answering.
+
+    The origin's hot path serves these requests in ``exchange.py`` without a RequestHandler; this
+    handler serves them where that path does not apply (OPTIONS, other methods, a plain Application).
+    """
 
     route = "track"
 
@@ -124,119 +124,52 @@ class TrackHandler(OriginHandler):
         else:
             self._chunks.append(chunk)
 
-    def too_large(self) -> None:
-        self._cors()
-        self.text(f"Request body exceeds {self.ctx.drop_payload_size} bytes", 413)
-
     def stored_path(self) -> str:
-        _, vendor, version = self.request.path.split("/")
-        return f"/{unquote(vendor, errors='replace')}/{unquote(version, errors='replace')}"
+        return tracking.stored_track_path(self.request.path)
 
-    def _cors(self) -> None:
-        for name, value in cors.tracking_headers(self.request.headers.get("Origin")):
-            self.set_header(name, value)
+    def hit(self, body: bytes | None) -> tracking.Hit:
+        r = self.request
+        return tracking.Hit(r.method, r.query, r.headers, r.remote_ip, body, r.protocol, r.path)
 
     async def get(self) -> None:
         path = self.ctx.paths.get(self.stored_path(), None) or self.stored_path()
-        await self.track(path, None, redirect=path == REDIRECT)
+        await self.track(path, None, redirect=path == tracking.REDIRECT)
 
     head = get
 
     async def post(self) -> None:
         if self._chunks is None:
             if not self._finished:
-                self.too_large()
+                self.send(tracking.too_large(self.ctx, self.request.headers))
             return
         path = self.ctx.paths.get(self.stored_path(), None) or self.stored_path()
         await self.track(path, b"".join(self._chunks))
 
     async def track(self, path: str, body: bytes | None, redirect: bool = False) -> None:
-        ctx = self.ctx
-        headers = self.request.headers
-        policy = ctx.cookies
-        anonymous = "SP-Anonymous" in headers
-        cookie_header = headers.get("Cookie")
-        cookies = parse_cookies(cookie_header) if cookie_header else {}
-        query = self.request.query
-        nuid = payload.network_user_id(anonymous, query, cookies.get(policy.name))
-        self._cors()
-        if policy.dnt_enabled and policy.do_not_track(cookies):
-            ctx.count("requests_accepted")
-            ctx.count("dnt_dropped")
-            self.respond(body is not None, redirect, set_cookies=[])
-            return
-        pixel = body is None and not redirect
-        bouncing = policy.bounce_enabled and policy.bounce_name in dict(parse_qsl(query, keep_blank_values=True))
-        if policy.bounce_enabled and pixel and nuid is None and not bouncing:
-            self.bounce()
-            return
-        if nuid is None:
-            nuid = policy.bounce_fallback_nuid if bouncing else payload.new_nuid()
-        record = payload.build(self.request, path, nuid, anonymous, body, collector=ctx.collector_name)
-        records, violations = ctx.sizes.records(record)
-        try:
-            await ctx.sink.submit(records)
-        except Exception as exc:  # noqa: BLE001 - spool full or disk error: the tracker retries
-            log.error("could not sink a payload: %s", exc)
-            self.text("Service Unavailable", 503)
-            return
-        ctx.count("requests_accepted")
-        ctx.count("payloads_sunk")
-        if violations:
-            ctx.count("size_violations", violations)
-        cookies_out = policy.set_cookie_headers(nuid, headers.get("Origin"), anonymous, cookies)
-        self.respond(body is not None, redirect, cookies_out)
-
-    def respond(self, post: bool, redirect: bool, set_cookies: list[str] | None = None) -> None:
-        for value in set_cookies or ():
-            self.add_header("Set-Cookie", value)
-        if redirect:
-            self.redirect_to_u()
-        elif post:
-            self.set_header("Content-Type", "text/plain; charset=UTF-8")
-            self.finish("ok")
-        else:
-            self.set_header("Content-Type", "image/gif")
-            self.set_header("Cache-Control", NO_CACHE)
-            if self.request.method == "HEAD":
-                self.set_header("Content-Length", str(len(PIXEL)))
-                self.finish()
+        tracked = tracking.track(self.ctx, self.hit(body), path, redirect)
+        answer = tracked.answer
+        if tracked.records is not None:
+            try:
+                await self.ctx.sink.submit(tracked.records)
+            except Exception as exc:  # noqa: BLE001 - spool full or disk error: the tracker retries
+                log.error("could not sink a payload: %s", exc)
+                answer = tracking.unavailable(self.request.headers)
             else:
-                self.finish(PIXEL)
+                tracking.sunk(self.ctx, tracked)
+        self.send(answer)
 
-    def redirect_to_u(self) -> None:
-        self.route = "redirect"
-        target = payload.query_param(self.request.query, "u")
-        try:
-            host = urlsplit(target).hostname if target else None
-            valid = bool(target) and (not self.ctx.redirect_domains or host in self.ctx.redirect_domains)
-        except ValueError:
-            valid = False
-        if not valid:
-            self.set_status(400)
-            self.clear_header("Content-Type")
+    def send(self, answer: tracking.Answer) -> None:
+        if answer.route != "track":
+            self.route = answer.route
+        self.set_status(answer.status)
+        self.clear_header("Content-Type")
+        for name, value in answer.headers:
+            self.add_header(name, value)
+        if answer.body and self.request.method == "HEAD":
+            self.set_header("Content-Length", str(len(answer.body)))
             self.finish()
-            return
-        self.set_status(302)
-        self.set_header("Location", target)
-        self.finish()
-
-    def bounce(self) -> None:
-        """Cookie bounce: 302 to the same URL with ``n3pc=true``, setting a fresh cookie; nothing sunk."""
-        ctx, policy = self.ctx, self.ctx.cookies
-        ctx.count("requests_accepted")
-        ctx.count("bounced")
-        self.route = "bounce"
-        scheme = self.request.protocol
-        if policy.bounce_forwarded_protocol_header:
-            scheme = self.request.headers.get(policy.bounce_forwarded_protocol_header, scheme)
-        query = self.request.query
-        query = f"{query}&{urlencode({policy.bounce_name: 'true'})}" if query else urlencode({policy.bounce_name: "true"})
-        for value in policy.set_cookie_headers(payload.new_nuid(), self.request.headers.get("Origin"), False, {}):
-            self.add_header("Set-Cookie", value)
-        self.set_status(302)
-        self.set_header("Location", f"{scheme}://{self.request.host}{self.request.path}?{query}")
-        self.finish()
+        else:
+            self.finish(answer.body or None)
 
 
 class PixelHandler(TrackHandler):
