@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from mini_kernel.testing.databases import mysql_server, postgres_server  # noqa: F401  (fixtures)
 from mini_kernel.testing.iglu import iglu_central, iglu_central_dir, iglu_central_url, iglu_server  # noqa: F401  (fixtures)
 from mini_kernel.testing.processes import ServiceProcess
 from mini_kernel.testing.search import osmem, search_node  # noqa: F401  (fixtures)
