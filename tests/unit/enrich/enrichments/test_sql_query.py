@@ -105,3 +105,53 @@ def test_placeholders_must_match_inputs(crm):
 
 def test_missing_database_file_named(tmp_path):
     assert any("crm.sqlite" in e for e in parse_errors(SqliteQuery, sdj(SQLITE, params(tmp_path))))
+
+
+@pytest.mark.parametrize("style, name, want", [
+    # Snowplow's JsonOutput rules, exactly (they only touch "_x" and capitals/digits).
+    ("CAMEL_CASE", "plan_name", "planName"), ("CAMEL_CASE", "PLAN_NAME", "PLAN_NAME"), ("CAMEL_CASE", "a_1", "a1"),
+    ("PASCAL_CASE", "plan_name", "PlanName"), ("SNAKE_CASE", "planName", "plan_name"),
+    ("SNAKE_CASE", "col1", "col_1"), ("LOWER_CASE", "PlanName", "planname"), ("UPPER_CASE", "plan", "PLAN"),
+    ("AS_IS", "Plan_Name", "Plan_Name")])
+def test_property_name_styles(style, name, want):
+    from services.enrich.enrichments.sql_query import rename
+    assert rename(style)(name) == want
+
+
+def test_column_values_as_json():
+    import datetime as dt
+    from decimal import Decimal
+    from services.enrich.enrichments.sql_connections import json_value
+    utc = dt.timezone.utc
+    assert json_value(Decimal("12.50")) == 12.5 and json_value(Decimal("7")) == 7
+    assert json_value(dt.date(2021, 3, 4)) == "2021-03-04T00:00:00.000Z"
+    assert json_value(dt.datetime(2021, 3, 4, 5, 6, 7)) == "2021-03-04 05:06:07.0"
+    assert json_value(dt.datetime(2021, 3, 4, 5, 6, 7, 120000, tzinfo=utc)) == "2021-03-04 05:06:07.12"
+    assert json_value({"a": [1]}) == {"a": [1]} and json_value(float("nan")) is None
+    assert json_value(b"bytes") == "bytes" and json_value(True) is True
+
+
+@pytest.mark.parametrize("sql, dialect, count, formatted", [
+    ("SELECT a FROM t WHERE x = ? AND y = ?", "postgresql", 2, "SELECT a FROM t WHERE x = %s AND y = %s"),
+    ("SELECT '?', \"a?\" FROM t WHERE x LIKE 'p%' AND y = ? -- ?\n", "postgresql", 1,
+     "SELECT '?', \"a?\" FROM t WHERE x LIKE 'p%%' AND y = %s -- ?\n"),
+    ("SELECT $q$ ? $q$ /* ? */ FROM t WHERE x = ?", "postgresql", 1, "SELECT $q$ ? $q$ /* ? */ FROM t WHERE x = %s"),
+    ("SELECT `a?`, 'it\\'s ?' FROM t WHERE x = ? # ?", "mysql", 1, "SELECT `a?`, 'it\\'s ?' FROM t WHERE x = %s # ?"),
+    ("SELECT 'it''s ?' FROM t", "postgresql", 0, "SELECT 'it''s ?' FROM t"),
+])
+def test_placeholders_outside_literals_and_comments(sql, dialect, count, formatted):
+    from services.enrich.enrichments.sql_connections import placeholders
+    assert placeholders(sql, dialect) == (count, formatted)
+
+
+def test_input_values_bind_with_snowplow_types():
+    from services.enrich.enrichments.sql_query import json_input_value, pojo_value
+    assert [json_input_value(v) for v in ("42", "4.5", "true", "abc", 3, None, {"a": 1}, [1])] == [
+        42, 4.5, True, "abc", 3, None, None, None]
+    assert pojo_value("dvce_screenwidth", "1024") == 1024 and pojo_value("tr_total", "9.99") == 9.99
+    assert pojo_value("user_id", "42") == "42"
+
+
+def test_unknown_atomic_field_is_a_config_error(crm):
+    p = params(crm, inputs=[{"placeholder": 1, "pojo": {"field": "no_such_field"}}])
+    assert any("no_such_field" in e for e in parse_errors(SqliteQuery, sdj(SQLITE, p)))
