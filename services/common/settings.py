@@ -110,6 +110,8 @@ COMMON: tuple[Setting, ...] = (
         "true: 'acknowledged' means fdatasync'd (group commit); false: written to the OS (survives kill -9, not power loss).",
     ),
     Setting("bus.max_attempts", 10, "Delivery attempts before a failing message becomes a generic_error bad row."),
+    Setting("common.event_loop", "uvloop", "Event loop of every service: uvloop (used when installed) or asyncio.",
+            choices=("uvloop", "asyncio")),
     Setting("log.level", "INFO", "Log level of every service (DEBUG, INFO, WARNING, ERROR).",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
 )
