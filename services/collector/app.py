@@ -27,8 +27,9 @@ from services.common.settings import Settings
 
 from . import routes
 from .cookies import CookiePolicy
+from .exchange import OriginApplication
 from .mounts import MountHandler, MountMatcher, Mounts, parse_mounts
-from .raw_headers import OriginServer
+from .server import OriginServer
 from .sink import Sink
 from .sizes import SizeLimits
 from .spool import Spool
@@ -126,7 +127,7 @@ def make_app(
         (r"/crossdomain\.xml", routes.CrossDomainHandler, c),
         (r"/", routes.RootHandler, c),
     ]
-    app = tornado.web.Application(
+    app = OriginApplication(
         handlers,
         default_handler_class=routes.OriginNotFoundHandler,
         default_handler_args=c,
@@ -144,9 +145,10 @@ def make_server(app: tornado.web.Application, settings: Settings) -> tornado.htt
     return OriginServer(
         app,
         xheaders=False,  # X-Forwarded-For is read by the payload builder, Snowplow's way
-        max_header_size=settings["collector.max_header_bytes"],
+        header_limit=settings["collector.max_header_bytes"],
+        max_header_size=max(settings["collector.max_header_read_bytes"], settings["collector.max_header_bytes"]),
         max_body_size=max(MAX_BODY_READ, settings["collector.drop_payload_size"] + 1),
-        body_timeout=settings["collector.body_timeout_s"],
+        request_timeout=settings["collector.request_timeout_s"],
         idle_connection_timeout=settings["collector.idle_connection_timeout_s"],
     )
 

@@ -67,9 +67,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("collector.max_payload_size", 1_048_576, "Serialized payloads above this many bytes become size_violation bad rows (networking.maxPayloadSize)."),
     Setting("collector.sink_max_bytes", 1_000_000, "Largest record sent to RawEvents; bigger POSTs are split (the NSQ sink's maxBytes)."),
     Setting("collector.drop_payload_size", 2_097_152, "Request bodies above this many bytes are answered 413 and not sunk (networking.dropPayloadSize)."),
-    Setting("collector.max_header_bytes", 61_440, "Largest request line plus headers; bigger requests are dropped by the HTTP server."),
-    Setting("collector.body_timeout_s", 30.0, "Seconds a client may take to send a request body."),
-    Setting("collector.idle_connection_timeout_s", 60.0, "Seconds an idle keep-alive connection is kept open."),
+    Setting("collector.max_header_bytes", 61_440, "Largest request line plus headers (Snowplow: 20,480 + 40,960); "
+            "bigger requests are answered 431 Request Header Fields Too Large and not sunk."),
+    Setting("collector.max_header_read_bytes", 1_048_576, "Header blocks are read up to this many bytes so that "
+            "oversized ones get their 431; a client sending more has its connection closed without an answer."),
+    Setting("collector.request_timeout_s", 30.0, "Seconds a client may take to send a whole request (line, headers, "
+            "body) once it started; a slower one is answered 408 Request Timeout and disconnected (Snowplow: 30 s)."),
+    Setting("collector.idle_connection_timeout_s", 60.0, "Seconds an idle keep-alive connection is kept open (then closed without an answer)."),
     # durability
     Setting("collector.publish_timeout_ms", 2000, "How long a publish may wait for the broker's acknowledgement before the batch goes to the spool."),
     Setting("collector.spool_max_bytes", 1 << 30, "Largest spool; when full, tracking requests are answered 503 (trackers retry)."),

@@ -19,7 +19,8 @@ MB = 1_048_576
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory):
     home = tmp_path_factory.mktemp("collector-bad")
-    pipe = Pipeline(home, collector_env={"MINI_COLLECTOR_BODY_TIMEOUT_S": "3"}).start()
+    pipe = Pipeline(home, collector_env={"MINI_COLLECTOR_REQUEST_TIMEOUT_S": "3",
+                                                   "MINI_COLLECTOR_IDLE_CONNECTION_TIMEOUT_S": "6"}).start()
     yield pipe
     pipe.stop()
     log = (home / "logs" / "collector.test.log").read_text()
@@ -97,14 +98,51 @@ def test_non_utf8_body_and_content_types(pipe):
     assert payloads[3].body == "no type" and all(": " in h for h in payloads[3].headers)  # no bare type appended
 
 
-def test_huge_headers_are_refused_and_the_process_keeps_serving(pipe):
-    data = b"GET /i?e=pv HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
-    answer = raw_exchange(pipe, data)
-    assert answer == b"" or answer.split(b"\r\n")[0].split()[1] in (b"400", b"431")
-    long_line = b"GET /i?" + b"a=b&" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
-    answer = raw_exchange(pipe, long_line)
-    assert answer == b"" or not answer.startswith(b"HTTP/1.1 200")
+def read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    """(head, body) of one answer with a Content-Length; b"" for a connection closed without one."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data, b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head, body
+
+
+def test_huge_headers_are_answered_431_and_not_sunk(pipe):
+    before = pipe.status()["counters"]["payloads_sunk"]
+    cases = [
+        b"GET /i?e=pv&big=1 HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-Big-%d: %s\r\n" % (i, b"a" * 1000) for i in range(100)) + b"\r\n",
+        b"GET /i?" + b"a=b&" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # an 80 KB request line
+        b"POST " + TP2.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\nabcd",
+        b"OPTIONS /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+    ]
+    for data in cases:
+        with socket.create_connection(("127.0.0.1", pipe.collector.port), timeout=30) as sock:
+            sock.sendall(data)
+            head, body = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large"), head[:200]
+        assert b"application/json" in head
+        answer = json.loads(body)
+        assert answer["status"] == 431 and "61440 bytes" in answer["error"]
+    # Past the read cap (1 MiB) the connection is closed without an answer; the process lives on.
+    with socket.create_connection(("127.0.0.1", pipe.collector.port), timeout=30) as sock:
+        try:
+            sock.sendall(b"GET /i HTTP/1.1\r\nX-Huge: " + b"a" * 1_200_000)
+            head, _ = read_answer(sock)
+        except (ConnectionResetError, BrokenPipeError):
+            head = b""
+        assert head == b""
     still_serving(pipe)
+    assert pipe.status()["counters"]["payloads_sunk"] == before
+    assert pipe.status()["requests"]["headers_too_large"]["431"] == len(cases)
 
 
 def test_body_of_1mb_plus_1_becomes_a_size_violation(pipe):
@@ -133,24 +171,43 @@ def test_body_of_2mb_plus_1_is_413_and_nothing_sunk(pipe):
     still_serving(pipe)
 
 
-def test_slow_client_does_not_block_others(pipe):
-    slow = socket.create_connection(("127.0.0.1", pipe.collector.port), timeout=30)
+def test_slow_clients_get_408_and_do_not_block_others(pipe):
+    before = pipe.status()["counters"]["payloads_sunk"]
+    stalls = [
+        b"POST " + TP2.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\"",  # half a body
+        b"GET /i?e=pv&stalled=1 HTTP/1.1\r\nHost: x\r\nUser-Ag",  # half the headers
+    ]
+    slow = [socket.create_connection(("127.0.0.1", pipe.collector.port), timeout=30) for _ in stalls]
     try:
-        slow.sendall(b"POST " + TP2.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\"")
+        for sock, data in zip(slow, stalls):
+            sock.sendall(data)
         started = time.monotonic()
         still_serving(pipe)
         assert request(pipe, "GET", "/i?e=pv&slow=other")[0] == 200
         assert time.monotonic() - started < 20
-        # The body timeout (3 s here) ends the slow request without an answer; nothing is sunk.
-        slow.settimeout(30)
-        try:
-            leftover = slow.recv(1000)
-        except ConnectionResetError:
-            leftover = b""
-        assert not leftover.startswith(b"HTTP/1.1 200")
+        # The request timeout (3 s here) answers each stalled request 408 and closes its connection.
+        for sock in slow:
+            head, body = read_answer(sock)
+            assert head.startswith(b"HTTP/1.1 408 Request Timeout"), head
+            assert json.loads(body) == {"error": "request not complete within 3 s", "status": 408}
+            assert sock.recv(100) == b""  # closed
     finally:
-        slow.close()
+        for sock in slow:
+            sock.close()
     assert [p.querystring for p in raw_events(pipe.nsqd, 1)] == ["e=pv&slow=other"]
+    assert pipe.status()["counters"]["payloads_sunk"] == before + 1
+    assert pipe.status()["requests"]["timeout"]["408"] >= 2
+    still_serving(pipe)
+
+
+def test_idle_keep_alive_connections_are_closed_quietly(pipe):
+    with socket.create_connection(("127.0.0.1", pipe.collector.port), timeout=60) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 200") and body == b"ok"
+        # Idle past collector.idle_connection_timeout_s (6 s here): closed without an answer.
+        assert sock.recv(100) == b""
+    still_serving(pipe)
 
 
 def test_abrupt_disconnects(pipe):

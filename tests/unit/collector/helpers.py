@@ -71,9 +71,9 @@ class CollectorTestCase(tornado.testing.AsyncHTTPTestCase):
         return dict(self.overrides)
 
     def get_http_server(self):
-        from services.collector.raw_headers import OriginServer
+        from services.collector.app import make_server
 
-        return OriginServer(self._app, **self.get_httpserver_options())
+        return make_server(self._app, self.settings)
 
     def raw(self, data: bytes) -> bytes:
         """Send bytes as they are on a fresh connection; return the answer's head."""

@@ -78,6 +78,45 @@ def payload_with(body: str | None) -> CollectorPayload:
                             body=body, headers=["Host: h"], network_user_id="n")
 
 
+class HeaderLimitAndTimeouts(CollectorTestCase):
+    """431 and 408 from the origin's server (small limits so the test is quick)."""
+
+    overrides = {"collector__max_header_bytes": 2000, "collector__max_header_read_bytes": 100_000,
+                 "collector__request_timeout_s": 0.5}
+
+    def exchange(self, data: bytes, stall: bool = False) -> bytes:
+        """Send ``data`` on a fresh connection (keeping it open when ``stall``); the whole answer."""
+        from tornado.tcpclient import TCPClient
+
+        async def run() -> bytes:
+            stream = await TCPClient().connect("127.0.0.1", self.get_http_port())
+            await stream.write(data)
+            answer = await stream.read_until_close()
+            return answer
+
+        return self.io_loop.run_sync(run, timeout=20)
+
+    def test_headers_over_the_limit_are_431_in_the_error_shape(self):
+        for data in (b"GET /i?e=pv HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 3000 + b"\r\nConnection: close\r\n\r\n",
+                     b"POST " + TP2.encode() + b" HTTP/1.1\r\nConnection: close\r\nContent-Length: 3\r\nX-Big: "
+                     + b"a" * 3000 + b"\r\n\r\nabc"):
+            head, _, body = self.exchange(data).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 431 "), head
+            assert json.loads(body) == {"error": "request line and headers exceed 2000 bytes", "status": 431}
+        assert self.publisher.published == []
+        assert self.req("/i?e=pv", X_Small="a" * 1000).code == 200  # under the limit: fine
+
+    def test_a_stalled_request_is_408_and_nothing_sunk(self):
+        for data in (b"GET /i?e=pv HTTP/1.1\r\nHost: x\r\nUser-Ag",
+                     b"POST " + TP2.encode() + b" HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"):
+            head, _, body = self.exchange(data).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 408 Request Timeout"), head
+            assert json.loads(body)["status"] == 408
+        assert self.publisher.published == []
+        assert self._app.counters["requests"]["timeout"]["408"] == 2
+        assert self.req("/i?e=pv").code == 200
+
+
 def test_split_between_sink_max_and_max_payload():
     events = [{"e": "pv", "n": str(i), "pad": "p" * 2000} for i in range(400)]  # ~800 KB
     body = json.dumps({"schema": SCHEMA, "data": events}, separators=(",", ":"))
