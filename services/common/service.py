@@ -116,8 +116,8 @@ async def _serve(name: str, settings: Settings, start: Callable[[Settings], Awai
     running = await start(settings)
     # Extra run-file fields a service wants discoverable (e.g. the iglu super API key for `mini status`).
     path = write_run_file(settings.home, name, running.ports, **getattr(running, "run_info", {}))
-    log.info("%s up on %s: %s", name, type(loop).__module__.split(".")[0],
-             " ".join(f"{k}={v}" for k, v in running.ports.items()))
+    log.info("%s up: %s (%s event loop)", name, " ".join(f"{k}={v}" for k, v in running.ports.items()),
+             type(loop).__module__.split(".")[0])
     await stop.wait()
     log.info("%s stopping", name)
     try:

@@ -1,10 +1,12 @@
 """One managed service process: spawn it with its peers' settings, wait for its ``/health``, restart it
-with backoff when it crashes, stop it (SIGTERM, then SIGKILL), and report its status.
+with backoff when it crashes or stops answering ``/health`` (``supervisor.unhealthy_restart_after``),
+stop it (SIGTERM, then SIGKILL), and report its status.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import os
@@ -53,6 +55,8 @@ class Child:
         self.state = "stopped"
         self.wanted = False
         self.restarts = 0
+        self.restart_reasons: collections.Counter[str] = collections.Counter()
+        self.last_restart_reason: str | None = None
         self.started = 0.0
         self.info: dict[str, Any] = {}
         self.sticky: dict[str, str] = {}
@@ -85,19 +89,28 @@ class Child:
             self._spawn()
             became_ready = await self._wait_ready()
             self.attempted.set()
+            reason = "exited"
             if not became_ready and self.wanted and self.alive():
                 # Hung before answering /health: stop it, so the loop below restarts it with backoff.
+                reason = "start_timeout"
                 await self._terminate(5.0)
+            elif became_ready:
+                reason = await self._watch()
             code = await self._wait_exit()
             self.ready.clear()
             if not self.wanted:
                 break
             self.restarts += 1
+            self.restart_reasons[reason] += 1
+            self.last_restart_reason = reason
             ran = time.monotonic() - self.started
             failures = 1 if ran > HEALTHY_RUN_S else failures + 1
             delay = min(self.sup.settings["supervisor.backoff_max"], 0.5 * 2 ** failures)
-            log.warning("%s exited with %s after %.1f s%s; restart %d in %.1f s (log: %s)", self.name, code, ran,
-                        "" if became_ready else " before becoming healthy", self.restarts, delay, self.log_path)
+            why = {"unhealthy": " (killed: it stopped answering /health)",
+                   "start_timeout": " (killed: not healthy within supervisor.start_timeout)"}.get(reason, "")
+            log.warning("%s exited with %s after %.1f s%s%s; restart %d in %.1f s (log: %s)", self.name, code, ran,
+                        "" if became_ready else " before becoming healthy", why, self.restarts, delay,
+                        self.log_path)
             self.state = "backoff"
             self.wake.clear()
             try:
@@ -147,6 +160,45 @@ class Child:
             await asyncio.sleep(0.1)
         return False
 
+    async def _watch(self) -> str:
+        """While the healthy process runs, probe its ``/health``; once every probe has failed for
+        ``supervisor.unhealthy_restart_after`` seconds, kill it.  Returns why the process ended:
+        ``unhealthy`` (killed here) or ``exited`` (crashed, or stopped on request)."""
+        after = float(self.sup.settings["supervisor.unhealthy_restart_after"])
+        if after <= 0:
+            return "exited"
+        interval = min(2.0, max(0.2, after / 5))
+        probe_timeout = min(5.0, max(1.0, after / 2))
+        url = health_url(self.info) + "/health"
+        failing_since: float | None = None
+        next_probe = time.monotonic() + interval
+        while self.alive():
+            await asyncio.sleep(0.2)
+            if not self.wanted or time.monotonic() < next_probe:
+                continue
+            probed = time.monotonic()
+            status, _ = await fetch(url, timeout=probe_timeout)
+            now = time.monotonic()
+            next_probe = now + interval
+            if not self.alive() or not self.wanted:
+                continue
+            if status == 200:
+                if failing_since is not None:
+                    log.info("%s answers /health again after %.1f s", self.name, now - failing_since)
+                failing_since = None
+                continue
+            if failing_since is None:
+                failing_since = probed
+                log.warning("%s (pid %d) did not answer /health (%s); restarting it if that lasts %.0f s",
+                            self.name, self.proc.pid, status or "no answer", after)
+            if now - failing_since >= after:
+                log.error("%s (pid %d) has not answered /health for %.1f s (supervisor.unhealthy_restart_after "
+                          "= %.0f s): killing it to restart it", self.name, self.proc.pid, now - failing_since, after)
+                self.state = "unhealthy"
+                await self._terminate(5.0)
+                return "unhealthy"
+        return "exited"
+
     async def _wait_exit(self) -> int | None:
         while self.alive():
             await asyncio.sleep(0.2)
@@ -167,6 +219,9 @@ class Child:
 
     async def _terminate(self, timeout: float) -> None:
         self.proc.send_signal(signal.SIGTERM)
+        # A stopped (SIGSTOP'd) process only acts on the SIGTERM once continued; SIGKILL below
+        # ends it either way.
+        self.proc.send_signal(signal.SIGCONT)
         deadline = time.monotonic() + timeout
         while self.alive() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -185,6 +240,8 @@ class Child:
             "http_port": info.get("http_port"),
             "healthy": False,
             "restarts": self.restarts,
+            "restart_reasons": dict(self.restart_reasons),
+            "last_restart_reason": self.last_restart_reason,
             "uptime_s": round(time.monotonic() - self.started, 1) if self.alive() else 0.0,
             "counters": {},
             "state": self.state,

@@ -22,6 +22,8 @@ def describe(doc: dict[str, Any], home: Path) -> str:
             where = f"http://127.0.0.1:{svc['http_port'] or svc['port']}"
         health = "healthy" if svc["healthy"] else "UNHEALTHY"
         extra = f", {svc['restarts']} restarts" if svc["restarts"] else ""
+        if svc.get("last_restart_reason"):
+            extra += f" (last: {svc['last_restart_reason']})"
         lines.append(f"  {name:<10} {where:<52} {health}{extra}")
     collector = doc.get("services", {}).get("collector")
     if collector and collector.get("port"):

@@ -97,6 +97,26 @@ def test_crash_restart_is_counted(broker_stack):
     assert after["restarts"] == 1
     assert after["pid"] != before["pid"] and after["port"] == before["port"]
     assert "exited with -9" in broker_stack.mini("logs", "supervisor").stdout
+    assert after["last_restart_reason"] == "exited" and after["restart_reasons"] == {"exited": 1}
+
+
+def test_a_service_that_stops_answering_health_is_killed_and_restarted(mini_stack_factory):
+    # A SIGSTOP'd broker keeps its pid and its listening sockets but answers nothing: only SIGKILL ends it.
+    stack = mini_stack_factory(services=("broker",), env={"MINI_SUPERVISOR_UNHEALTHY_RESTART_AFTER": "2"})
+    before = stack.service("broker")
+    os.kill(before["pid"], signal.SIGSTOP)
+    try:
+        after = stack.wait_healthy("broker", timeout=120, other_than=before["pid"])
+    finally:
+        if alive(before["pid"]):
+            os.kill(before["pid"], signal.SIGCONT)
+    assert after["restarts"] == 1 and after["port"] == before["port"]
+    assert after["last_restart_reason"] == "unhealthy" and after["restart_reasons"] == {"unhealthy": 1}
+    assert not alive(before["pid"])
+    assert "has not answered /health" in stack.mini("logs", "supervisor").stdout
+    code, doc = mini_json(stack)
+    assert code == 0 and doc["services"]["broker"]["last_restart_reason"] == "unhealthy"
+    assert "(last: unhealthy)" in stack.mini("status").stdout
 
 
 def test_sigterm_to_the_supervisor_stops_everything_within_10s(broker_stack):
