@@ -1,9 +1,13 @@
 """Currency conversion (``currency_conversion_config``): ``tr_*_base``/``ti_price_base``/``base_currency``.
 
-Amounts in ``tr_currency``/``ti_currency`` are converted to ``baseCurrency`` at the end-of-day rate of the
-day before the collector timestamp (``EOD_PRIOR``), from Open Exchange Rates when online, or — with
-``currency_conversion_offline_config`` (vendor ``io.minilab.enrichments``) — from a local rates file
-(``{"base": "USD", "rates": {...}}``, optionally ``"historical": {"YYYY-MM-DD": {...}}``).
+As Snowplow's: ``tr_total``/``tr_tax``/``tr_shipping`` (in ``tr_currency``) and ``ti_price`` (in
+``ti_currency``) are converted to ``baseCurrency`` at the end-of-day rate of the day before the
+collector timestamp (``EOD_PRIOR``), rounded half-even to the base currency's minor units;
+``base_currency`` is set on every event.  Rates come from Open Exchange Rates (:mod:`.exchange_rates`,
+one request per day, cached).  Vendor ``io.minilab.enrichments`` adds two variants Snowplow's closed
+schema cannot express: ``currency_conversion_api_config`` (the same with the API's base URL, ``apiUrl``:
+a mirror, a proxy, a test stand-in) and ``currency_conversion_offline_config`` (a local rates file
+``{"base": "USD", "rates": {...}}``, optionally ``"historical": {"YYYY-MM-DD": {...}}``).
 """
 
 from __future__ import annotations
@@ -11,52 +15,45 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-import tornado.httpclient
-
 from . import assets, parameters
+from .exchange_rates import OER_URL, OpenExchangeRates, RatesError, convert, known_currency, table
 from .registry import ConfigError, Enrichment, EnrichmentFailure
 
-OXR_URL = "https://openexchangerates.org/api/historical/{date}.json?app_id={key}"
 CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
-PARAMS = parameters.strict({
-    "apiKey": {"type": "string"}, "baseCurrency": CURRENCY, "rateAt": {"enum": ["EOD_PRIOR"]},
-    "accountType": {"enum": ["DEVELOPER", "ENTERPRISE", "UNLIMITED"]},
-}, ["apiKey", "baseCurrency", "rateAt", "accountType"])
+ONLINE = {"apiKey": {"type": "string"}, "baseCurrency": CURRENCY, "rateAt": {"enum": ["EOD_PRIOR"]},
+          "accountType": {"enum": ["DEVELOPER", "ENTERPRISE", "UNLIMITED"]}}
+PARAMS = parameters.strict(ONLINE, ["apiKey", "baseCurrency", "rateAt", "accountType"])
+API_PARAMS = parameters.strict({**ONLINE, "apiUrl": {"type": "string", "pattern": "^https?://[^/?#]+"}},
+                               ["apiKey", "baseCurrency", "rateAt", "accountType", "apiUrl"])
 OFFLINE_PARAMS = parameters.strict({
     "baseCurrency": CURRENCY, "rateAt": {"enum": ["EOD_PRIOR"]}, "ratesFile": parameters.ASSET,
 }, ["baseCurrency", "ratesFile"])
-CENT = Decimal("0.01")
+AMOUNTS = (("tr_total", "tr_currency"), ("tr_tax", "tr_currency"), ("tr_shipping", "tr_currency"),
+           ("ti_price", "ti_currency"))
+
+
+class RatesFile:
+    """Rates from a local file: a day's ``historical`` entry when there is one, else the top-level rates."""
+
+    def __init__(self, content: dict[str, Any], name: str):
+        self.default = table(content, name) if "rates" in content else None
+        self.days = {day: table(obj, f"{name} {day}") for day, obj in (content.get("historical") or {}).items()}
+        self.name = name
+
+    async def rates(self, http: Any, day: str) -> dict[str, Decimal]:
+        found = self.days.get(day, self.default)
+        if found is None:
+            raise RatesError(f"{self.name} has no rates for {day} and no default 'rates'")
+        return found
 
 
 @dataclasses.dataclass
 class CurrencyConf:
     base: str
-    api_key: str | None = None
-    table: dict[str, Any] | None = None  # offline rates
-    cache: dict[str, dict[str, Decimal]] = dataclasses.field(default_factory=dict)  # per day, online
-
-
-def _rates(obj: Any, where: str) -> dict[str, Decimal]:
-    if not isinstance(obj, dict) or not isinstance(obj.get("rates"), dict):
-        raise ValueError(f"{where} has no 'rates' object")
-    rates = {str(k): Decimal(str(v)) for k, v in obj["rates"].items()}
-    rates.setdefault(str(obj.get("base", "USD")), Decimal(1))
-    return rates
-
-
-def convert(amount: str, currency: str, base: str, rates: dict[str, Decimal]) -> str:
-    if currency == base:
-        value = Decimal(amount)
-    else:
-        for code in (currency, base):
-            if code not in rates or rates[code] == 0:
-                raise EnrichmentFailure({"field": "currency", "value": code,
-                                         "expectation": "a currency with a known exchange rate"})
-        value = Decimal(amount) / rates[currency] * rates[base]
-    return str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
+    source: Any  # OpenExchangeRates or RatesFile: ``await source.rates(http, day)``
 
 
 def prior_day(collector_tstamp: str | None) -> str:
@@ -64,43 +61,54 @@ def prior_day(collector_tstamp: str | None) -> str:
     return (day - dt.timedelta(days=1)).strftime("%Y-%m-%d")
 
 
+def _base(params: dict) -> str:
+    if not known_currency(params["baseCurrency"]):
+        raise ConfigError([f"data.parameters.baseCurrency: Unknown currency '{params['baseCurrency']}'"])
+    return params["baseCurrency"]
+
+
 class CurrencyConversion(Enrichment):
     name = "currency_conversion_config"
     schema_criterion = "iglu:com.snowplowanalytics.snowplow/currency_conversion_config/jsonschema/1-0-*"
     slot = 40
+    PARAMS = PARAMS
 
     def parse(self, config):
-        params = parameters.check(config, PARAMS)
-        return CurrencyConf(params["baseCurrency"], api_key=params["apiKey"])
-
-    async def rates(self, ctx, conf: CurrencyConf, day: str) -> dict[str, Decimal]:
-        if conf.table is not None:
-            historical = conf.table.get("historical") or {}
-            return _rates(historical[day], day) if day in historical else _rates(conf.table, "the rates file")
-        if day not in conf.cache:
-            client = ctx.http or tornado.httpclient.AsyncHTTPClient()
-            try:
-                response = await client.fetch(OXR_URL.format(date=day, key=conf.api_key), request_timeout=10)
-                conf.cache[day] = _rates(json.loads(response.body), "Open Exchange Rates' answer")
-            except (OSError, ValueError, tornado.httpclient.HTTPError) as exc:
-                raise EnrichmentFailure({"error": f"Open Exchange Rates is not reachable for {day}: {exc}; "
-                                                  "offline, use currency_conversion_offline_config with a rates file"}) from None
-        return conf.cache[day]
+        params = parameters.check(config, self.PARAMS)
+        base = _base(params)
+        return CurrencyConf(base, OpenExchangeRates(params["apiKey"], params["accountType"], base,
+                                                    params.get("apiUrl", OER_URL)))
 
     async def enrich(self, event, ctx, conf):
-        jobs = [(f, event.tr_currency) for f in ("tr_total", "tr_tax", "tr_shipping") if getattr(event, f)]
-        jobs += [("ti_price", event.ti_currency)] if event.ti_price else []
-        jobs = [(f, c) for f, c in jobs if c]
+        event.base_currency = conf.base  # Snowplow sets it whenever the enrichment is on
+        jobs = [(field, getattr(event, currency_field), currency_field) for field, currency_field in AMOUNTS
+                if getattr(event, field) and getattr(event, currency_field)]
         if not jobs:
             return []
-        rates = await self.rates(ctx, conf, prior_day(event.collector_tstamp))
+        for _, code, currency_field in jobs:
+            if not known_currency(code):
+                raise EnrichmentFailure({"field": currency_field, "value": code,
+                                         "expectation": f"Unknown currency '{code}'"})
         try:
-            for field, currency in jobs:
-                setattr(event, f"{field}_base", convert(getattr(event, field), currency, conf.base, rates))
-        except InvalidOperation:
-            raise EnrichmentFailure({"error": "currency conversion: an amount is not a decimal number"}) from None
-        event.base_currency = conf.base
+            rates = await conf.source.rates(ctx.http, prior_day(event.collector_tstamp))
+            converted = {f"{field}_base": convert(getattr(event, field), code, conf.base, rates)
+                         for field, code, _ in jobs}
+        except RatesError as exc:
+            raise EnrichmentFailure({"error": str(exc)}) from None
+        except ValueError:
+            raise EnrichmentFailure({"error": "an error happened while converting the currency: "
+                                              "an amount is not a decimal number"}) from None
+        for name, value in converted.items():
+            setattr(event, name, value)
         return []
+
+
+class ApiCurrencyConversion(CurrencyConversion):
+    """The same conversion from an Open Exchange Rates–compatible API at ``apiUrl`` (vendor schema)."""
+
+    name = "currency_conversion_api_config"
+    schema_criterion = "iglu:io.minilab.enrichments/currency_conversion_api_config/jsonschema/1-0-*"
+    PARAMS = API_PARAMS
 
 
 class OfflineCurrencyConversion(CurrencyConversion):
@@ -111,14 +119,15 @@ class OfflineCurrencyConversion(CurrencyConversion):
 
     def parse(self, config):
         params = parameters.check(config, OFFLINE_PARAMS)
+        base = _base(params)
         spec = params["ratesFile"]
         try:
-            table = json.loads(assets.resolve(spec["uri"], spec["database"], self.home).read_text("utf-8"))
-            _rates(table, spec["database"]) if "rates" in table else None
-            for day, obj in (table.get("historical") or {}).items():
-                _rates(obj, f"{spec['database']} {day}")
+            content = json.loads(assets.resolve(spec["uri"], spec["database"], self.home).read_text("utf-8"))
+            if not isinstance(content, dict):
+                raise ValueError("not a JSON object")
+            source = RatesFile(content, spec["database"])
         except assets.AssetError as exc:
             raise ConfigError([f"data.parameters.ratesFile: {exc}"]) from None
-        except (ValueError, AttributeError, InvalidOperation) as exc:
+        except (ValueError, AttributeError) as exc:
             raise ConfigError([f"data.parameters.ratesFile: {spec['database']} is not a rates file: {exc}"]) from None
-        return CurrencyConf(params["baseCurrency"], table=table)
+        return CurrencyConf(base, source)

@@ -17,7 +17,8 @@ def test_registry(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def iglu(iglu_central_dir, test_registry):
-    return support.client(iglu_central_dir, test_registry)
+    # The project's embedded registry too, as the default resolver has it (the io.minilab.enrichments configs).
+    return support.client(iglu_central_dir, test_registry, support.PROJECT_REGISTRY)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ CONTEXTS_1_0_1 = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
 UNSTRUCT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
 NUID = "ecdff4d0-9175-40ac-a8bb-325c49733607"
 SELF_DESC = "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#"
+PROJECT_REGISTRY = Path(__file__).resolve().parents[3] / "services" / "config" / "iglu"
 
 
 def resolver_config(*paths: Path) -> dict:

@@ -39,9 +39,10 @@ def test_default_rates_when_day_missing(rates):
     assert e.tr_total_base == "5.00"
 
 
-def test_nothing_to_convert(rates):
+def test_nothing_to_convert_still_sets_base_currency(rates):
+    # Snowplow sets base_currency on every event while the enrichment is on; amounts need a currency.
     _, e, _ = run(OfflineCurrencyConversion, offline(rates), EnrichedEvent(tr_total="1.00"))
-    assert e.base_currency is None and e.tr_total_base is None
+    assert e.base_currency == "EUR" and e.tr_total_base is None
 
 
 def test_unknown_currency_is_a_failure(rates):
@@ -51,12 +52,12 @@ def test_unknown_currency_is_a_failure(rates):
 
 def test_online_unreachable_is_a_failure_with_the_offline_hint(monkeypatch):
     import services.enrich.enrichments.currency_conversion as cc
-    monkeypatch.setattr(cc, "OXR_URL", "http://127.0.0.1:9/{date}.json?app_id={key}")
+    monkeypatch.setattr(cc, "OER_URL", "http://127.0.0.1:9/api/")
     config = sdj(ONLINE, {"apiKey": "k", "baseCurrency": "EUR", "rateAt": "EOD_PRIOR", "accountType": "DEVELOPER"})
     assert errors_of(config) == []
     messages = failure(CurrencyConversion, config,
                        EnrichedEvent(collector_tstamp="2024-01-02 00:00:00.000", tr_total="1.00", tr_currency="USD"))
-    assert "offline" in messages[0]["error"]
+    assert "offline" in messages[0]["error"] and "127.0.0.1:9/api/historical/2024-01-01.json" in messages[0]["error"]
 
 
 def test_valid_offline_config(rates):
