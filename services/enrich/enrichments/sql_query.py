@@ -11,6 +11,7 @@ for ``cache.ttl`` seconds (failures are not cached); a failure is an enrichment 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import sqlite3
@@ -205,7 +206,7 @@ class SqlQuery(Enrichment):
             if conf.ignore_on_error:
                 return []
             raise EnrichmentFailure({"error": f"SQL query enrichment: {exc}"}) from None
-        return [dict(c) for c in contexts]
+        return copy.deepcopy(contexts)  # later enrichments (PII) may rewrite entities in place; the cache keeps its own
 
 
 def envelope(conf: SqlConf, rows: list[dict]) -> list[dict]:

@@ -155,3 +155,13 @@ def test_input_values_bind_with_snowplow_types():
 def test_unknown_atomic_field_is_a_config_error(crm):
     p = params(crm, inputs=[{"placeholder": 1, "pojo": {"field": "no_such_field"}}])
     assert any("no_such_field" in e for e in parse_errors(SqliteQuery, sdj(SQLITE, p)))
+
+
+def test_cached_entities_are_not_shared_with_later_enrichments(crm):
+    # PII (a later slot) may hash a field of a derived entity in place: the cache must keep the original.
+    enrichment = SqliteQuery()
+    conf = enrichment.parse(sdj(SQLITE, params(crm)))
+    first = asyncio.run(enrichment.enrich(EnrichedEvent(user_id="alice"), EnrichContext(raw=raw()), conf))
+    first[0]["data"]["planName"] = "hashed"
+    again = asyncio.run(enrichment.enrich(EnrichedEvent(user_id="alice"), EnrichContext(raw=raw()), conf))
+    assert again == [{"schema": OUT, "data": {"planName": "pro", "seats": 5}}]
