@@ -298,3 +298,11 @@ def test_reconnects_after_the_database_restarts(db, runners):
     finally:
         db.start()
     assert len(run()) == 2
+
+
+def test_missing_server_programs_name_the_debian_package(monkeypatch):
+    from mini_kernel.testing import databases
+    monkeypatch.setattr(databases.shutil, "which", lambda name: None)
+    monkeypatch.setattr(databases.glob, "glob", lambda pattern: [])
+    assert "'postgresql'" in databases.missing_reason(databases.PostgresServer)
+    assert "'mariadb-server'" in databases.missing_reason(databases.MysqlServer)
