@@ -35,6 +35,12 @@ def test_binder_env_lists_the_same_dependencies_as_the_root_env():
     assert env_dependencies(ROOT / "binder" / "environment.yml") == env_dependencies(ROOT / "environment.yml")
 
 
+def test_env_file_lists_the_runtime_dependencies_of_pyproject():
+    """A conda/Binder user gets what `pip install .` would install (extras aside)."""
+    runtime = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    assert env_dependencies(ROOT / "environment.yml")[1] == runtime
+
+
 @pytest.mark.parametrize("path", ["environment.yml", "binder/environment.yml"])
 def test_env_files_list_dependencies_only(path):
     conda, pip = env_dependencies(ROOT / path)
