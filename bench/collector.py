@@ -9,6 +9,7 @@ keep-alive client (which itself costs about as much CPU as a bare server, so it 
 Then p50/p99 latency at a paced 1,000 req/s.  Prints figures, ratios and CPU per request; never asserts.
 
     .venv/bin/python -m bench.collector [--smoke] [--duration S] [--connections N] [--generator hey|python]
+                                        [--loop uvloop|asyncio] [--no-fsync]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 import psutil
 
 from mini_kernel.testing.processes import ServiceProcess, child_env, http_ok, wait_for
+from services.common import service
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 EVENT = {
@@ -57,7 +59,7 @@ def request_bytes(route: str) -> bytes:
 
 # -- the bare baseline server ---------------------------------------------------------------------
 
-def serve_bare(port_file: str) -> None:
+def serve_bare(port_file: str, loop: str) -> None:
     import base64
 
     import tornado.httpserver
@@ -86,10 +88,11 @@ def serve_bare(port_file: str) -> None:
         app = tornado.web.Application([(r"/i", Pixel), (r"/health", Health), (r"/[^/]+/[^/]+", Ok)], log_function=lambda h: None)
         sockets = tornado.netutil.bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
         tornado.httpserver.HTTPServer(app).add_sockets(sockets)
-        Path(port_file).write_text(str(sockets[0].getsockname()[1]))
+        running = type(asyncio.get_running_loop()).__module__.split(".")[0]
+        Path(port_file).write_text(f"{sockets[0].getsockname()[1]} {running}")
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    service.run(main(), loop)  # the collector's own runner, so both serve on the same event loop
 
 
 # -- load generation ------------------------------------------------------------------------------
@@ -238,10 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paced-connections", type=int, default=25, help="connections of the paced run (hey: rate/N per worker)")
     parser.add_argument("--generator", choices=("auto", "hey", "python"), default="auto",
                         help="load generator: hey (default when installed) or the asyncio fallback")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="event loop of the collector, the broker and the bare server (common.event_loop)")
     parser.add_argument("--serve-bare", metavar="PORT_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
-        serve_bare(args.serve_bare)
+        serve_bare(args.serve_bare, args.loop)
         return 0
     duration, paced_s, rate = (0.4, 0.5, 100.0) if args.smoke else (args.duration, 5.0, args.rate)
     hey = shutil.which("hey") if args.generator != "python" else None
@@ -255,13 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-collector-") as tmp:
         home = Path(tmp)
         tcp, http = free_port(), free_port()
-        durability = {"MINI_DURABILITY_FSYNC": "false" if args.no_fsync else "true"}
+        durability = {"MINI_DURABILITY_FSYNC": "false" if args.no_fsync else "true", "MINI_COMMON_EVENT_LOOP": args.loop}
         broker = ServiceProcess("broker", "services.broker", home, env={"MINI_LOG_LEVEL": "WARNING", **durability},
                                 args=["--broker-tcp-port", str(tcp), "--broker-http-port", str(http)])
         collector = ServiceProcess("collector", "services.collector", home, args=["--port", "0"],
                                    env={"MINI_NSQD_TCP_ADDRESS": f"127.0.0.1:{tcp}", "MINI_LOG_LEVEL": "WARNING", **durability})
         port_file = home / "bare.port"
-        bare = subprocess.Popen([sys.executable, "-m", "bench.collector", "--serve-bare", str(port_file)],
+        bare = subprocess.Popen([sys.executable, "-m", "bench.collector", "--serve-bare", str(port_file), "--loop", args.loop],
                                 env=child_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         pin(bare.pid, server_cpu)
         try:
@@ -269,17 +274,18 @@ def main(argv: list[str] | None = None) -> int:
             pin(broker.proc.pid, load_cpu)
             collector.start()
             pin(collector.proc.pid, server_cpu)
-            wait_for(lambda: port_file.exists() and port_file.read_text(), timeout=30, what="bare server")
-            bare_port = int(port_file.read_text())
+            wait_for(lambda: port_file.exists() and len(port_file.read_text().split()) == 2, timeout=30, what="bare server")
+            bare_port, bare_loop = int(port_file.read_text().split()[0]), port_file.read_text().split()[1]
             wait_for(lambda: http_ok(f"http://127.0.0.1:{bare_port}/health"), timeout=30, what="bare server health")
             wait_for(lambda: json.loads(_get(collector.url + "/status"))["counters"]["broker_connected"], timeout=30,
                      what="collector connected to the broker")
             ports = {"bare": bare_port, "collector": collector.port}
 
-            generator = f"hey ({hey})" if hey else "python asyncio client (hey not installed; it caps the figures)"
+            generator = f"hey ({hey})" if hey else (
+                f"python asyncio client ({'chosen' if args.generator == 'python' else 'hey not installed'}; it caps the figures)")
             print(f"collector bench ({'smoke' if args.smoke else 'full'}): servers on cpu {server_cpu}, "
                   f"load generator + broker on cpu {load_cpu}; generator {generator}; {args.connections} keep-alive "
-                  f"connections, {duration:.1f} s per run; durability.fsync={'false' if args.no_fsync else 'true'}; "
+                  f"connections, {duration:.1f} s per run; event loop {bare_loop} (both servers); durability.fsync={'false' if args.no_fsync else 'true'}; "
                   f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
             def closed(name: str, route: str) -> tuple[float, int, int]:

@@ -6,9 +6,11 @@ Origin (never ``*`` when one is given) with ``Access-Control-Allow-Credentials: 
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 
+@functools.lru_cache(maxsize=1024)  # a site's pages send a handful of Origins: no urlsplit per request
 def allow_origin(origin: str | None) -> str:
     """``scheme://host[:port]`` of the first Origin, or ``*`` when there is none (or it is ``null``)."""
     if not origin:

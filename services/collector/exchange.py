@@ -27,6 +27,19 @@ _JSON = "application/json; charset=utf-8"
 _REASONS = tornado.httputil.responses
 
 
+class _ResponseHeaders(dict):
+    """An answer's headers as ``HTTP1Connection.write_headers`` reads them (``in``, ``[]``, ``get_all``):
+    canonical names to values, plus the repeated ``Set-Cookie`` values.  Building an ``HTTPHeaders``
+    (name normalisation, a list per name) was a tenth of the hot path's CPU."""
+
+    __slots__ = ("cookies",)
+
+    def get_all(self) -> Any:
+        yield from self.items()
+        for value in self.cookies:
+            yield "Set-Cookie", value
+
+
 class OriginApplication(tornado.web.Application):
     """The origin's Application; its requests start as an :class:`Exchange`.
 
@@ -161,16 +174,22 @@ class Exchange(tornado.httputil.HTTPMessageDelegate):
         by_route = self.app.ctx.counters["requests"].setdefault(route, {})
         key = str(status)
         by_route[key] = by_route.get(key, 0) + 1
-        headers = tornado.httputil.HTTPHeaders()
+        headers = _ResponseHeaders()
+        cookies = []
         for name, value in answer.headers:
-            headers.add(name, value)
+            if name == "Set-Cookie":
+                cookies.append(value)
+            else:
+                headers[name] = value
+        headers.cookies = cookies
         headers["Server"] = _SERVER
         headers["Date"] = http_date(time.time())
         body = answer.body
         headers["Content-Length"] = str(len(body))
         start_line = tornado.httputil.ResponseStartLine("", status, _REASONS.get(status, "Unknown"))
         conn = self.conn
-        conn.write_headers(start_line, headers, body if body and self.method != "HEAD" else None)
+        conn.write_headers(start_line, headers, body if body and self.method != "HEAD" else None)  # type: ignore[arg-type]
         conn.finish()
-        tracking.log_access(status, self.method, self.uri, getattr(conn.context, "remote_ip", None),  # type: ignore[attr-defined]
-                            self.started)
+        if status >= 400 or tracking.access_log.isEnabledFor(logging.DEBUG):
+            tracking.log_access(status, self.method, self.uri, getattr(conn.context, "remote_ip", None),  # type: ignore[attr-defined]
+                                self.started)
