@@ -12,6 +12,7 @@ from . import dates
 from .errors import SearchError, bad_request, parsing, unsupported
 from .docset import DocSet, _and
 from .histograms import MAX_BUCKETS, Histograms
+from .index import dv_values_sql
 from .mapping import INTEGRAL, NUMERIC, Field
 from .query import EMPTY, QueryContext, compile_query
 
@@ -117,8 +118,7 @@ class Runner(Histograms):
             return f"FROM vals WHERE f = {fid}", []
         if docs.size is not None and docs.size * 4 < max(self.index.doc_count, 1):
             # a small set: look its members' values up (index on owner) instead of scanning the field
-            return (f"FROM (SELECT k AS dk FROM ({docs.sql[0]})) CROSS JOIN vals INDEXED BY vals_k ON vals.k = dk AND vals.f = {fid}",
-                    list(docs.sql[1]))
+            return (f"FROM ({dv_values_sql(fid, f'SELECT k AS dk FROM ({docs.sql[0]})')}) WHERE 1", list(docs.sql[1]))
         return f"FROM vals WHERE f = {fid} AND +k IN ({docs.sql[0]})", list(docs.sql[1])
 
     def sub(self, subs: dict[str, Any], docs: DocSet) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import tornado.web
 
-from . import documents, search
+from . import codec, documents, search
 from .errors import SearchError, bad_request, index_not_found
 from .search import shards
 
@@ -122,8 +122,10 @@ class SearchHandler(tornado.web.RequestHandler):
         if isinstance(obj, str):
             self.finish(obj)
             return
-        indent = 2 if self.params.get("pretty") in ("", "true") else None
-        self.finish(json.dumps(obj, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":")))
+        if self.params.get("pretty") in ("", "true"):
+            self.finish(json.dumps(obj, ensure_ascii=False, indent=2))
+        else:
+            self.finish(codec.dumps_bytes(obj))
 
     def body_json(self, required: bool = False) -> Any:
         raw = self.request.body
@@ -358,7 +360,7 @@ class SearchHandler(tornado.web.RequestHandler):
                                "found": True}
         fetch, inc, exc = search.source_spec(None, self.params)
         if fetch:
-            source = json.loads(row[3])
+            source = idx.codec.load(row[3])
             out["_source"] = search.filter_source(source, inc, exc) if inc or exc else source
         self._send(200, out)
 
@@ -368,7 +370,7 @@ class SearchHandler(tornado.web.RequestHandler):
         if row is None:
             raise SearchError(404, "resource_not_found_exception", f"Document not found [{index}]/[_doc]/[{id}]")
         fetch, inc, exc = search.source_spec(None, self.params)
-        source = json.loads(row[3])
+        source = idx.codec.load(row[3])
         self._send(200, search.filter_source(source, inc, exc) if inc or exc else source)
 
     async def h_delete_by_query(self, index: str) -> None:

@@ -18,6 +18,7 @@ from .errors import SearchError, bad_request
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_FORMAT = "strict_date_optional_time||epoch_millis"
+_PARSED: dict[tuple[str, str], int] = {}  # (format, text) → epoch millis, UTC parses only
 
 _TZ = r"(Z|z|[+-]\d{2}(?::?\d{2})?)"
 _TIME = r"(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d{1,9}))?)?)?)?"
@@ -159,12 +160,22 @@ class DateFormat:
                 return int(value * 1000)
             value = str(value)
         text = str(value)
+        cacheable = tz is UTC and not round_up
+        if cacheable:
+            # an event's timestamps often repeat (derived = collector, ...) and so do a bulk's
+            hit = _PARSED.get((self.spec, text))
+            if hit is not None:
+                return hit
         for parser in self._parsers:
             try:
                 result = parser(text, tz, round_up)
             except (ValueError, OverflowError):
                 result = None
             if result is not None:
+                if cacheable:
+                    if len(_PARSED) > 4096:
+                        _PARSED.clear()
+                    _PARSED[(self.spec, text)] = result
                 return result
         raise ValueError(f"failed to parse date field [{text}] with format [{self.spec}]")
 

@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+from . import codec
 from .errors import SearchError, bad_request, mapper_parsing
 from .store import Index, Store, new_id
 
@@ -37,7 +38,7 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[tuple[str, dict[s
         if not line:
             continue
         try:
-            action_obj = json.loads(line)
+            action_obj = codec.loads(line)
         except (ValueError, UnicodeDecodeError):
             raise bad_request(f"Malformed action/metadata line [{i}], expected START_OBJECT or END_OBJECT but found "
                               f"[VALUE_STRING]", type="illegal_argument_exception") from None
@@ -67,7 +68,7 @@ def parse_bulk(body: bytes, default_index: str | None) -> list[tuple[str, dict[s
             raw = lines[i]
             i += 1
             try:
-                source = (json.loads(raw), raw.decode("utf-8"))
+                source = (codec.loads(raw), raw)
             except (ValueError, UnicodeDecodeError) as exc:
                 source = mapper_parsing("failed to parse", caused_by=SearchError(
                     400, "json_parse_exception", f"Unexpected character: {exc}"))
@@ -95,7 +96,10 @@ def prepare_bulk(store: Store, items: list[tuple[str, dict[str, Any], Any]]) -> 
                     meta["_id"] = new_id()
                     meta["op_type"] = "create"
                 units, grew = index.mapping.parse(source[0], str(meta["_id"]))
-                parsed = (index, units, json.dumps(index.mapping.doc) if grew else None)
+                raw = source[1]
+                index.codec.choose(raw)
+                # compressing here overlaps with the writer's SQLite work (zlib runs without the GIL)
+                parsed = (index, units, json.dumps(index.mapping.doc) if grew else None, index.codec.encode(raw))
             except SearchError as exc:
                 parsed = exc
         prepared.append((action, meta, source, parsed))
@@ -107,6 +111,14 @@ def run_bulk(store: Store, items: list[tuple], refresh: bool) -> dict[str, Any]:
     started = time.monotonic()
     results = []
     errors = False
+    by_index: dict[str, list[str]] = {}
+    for item in items:
+        if item[1].get("_id") is not None:
+            by_index.setdefault(item[1]["_index"], []).append(str(item[1]["_id"]))
+    for name, ids in by_index.items():
+        index = store.indexes.get(name)
+        if index is not None:
+            store.begin(index).prefetch(ids)
     for item in items:
         action, meta, source = item[:3]
         parsed = item[3] if len(item) > 3 else None
@@ -137,13 +149,13 @@ def run_bulk(store: Store, items: list[tuple], refresh: bool) -> dict[str, Any]:
                 else:
                     doc_id = str(doc_id)
                     action_op = action if meta.get("op_type") != "create" else "create"
-                units = None
+                units = stored = None
                 if parsed is not None and parsed[0] is index:
-                    units = parsed[1]
+                    units, stored = parsed[1], parsed[3]
                     if parsed[2] is not None:
                         index.mapping_json = parsed[2]
                         index.save_meta_needed = True
-                result = index.put(doc_id, doc, action_op, if_seq, if_term, text=text, units=units)
+                result = index.put(doc_id, doc, action_op, if_seq, if_term, raw=text, stored=stored, units=units)
             elif action == "delete":
                 if doc_id is None:
                     raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;")
@@ -182,7 +194,7 @@ def run_single(store: Store, action: str, name: str, doc_id: str | None, body: A
             meta[key] = int(params[key])
     if params.get("op_type") == "create":
         action = "create"
-    source = None if action == "delete" else (body, json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+    source = None if action == "delete" else (body, codec.dumps_bytes(body))
     if action != "delete" and not isinstance(body, dict):
         raise mapper_parsing("failed to parse", caused_by=SearchError(400, "not_x_content_exception",
                              "Compressor detection can only be called on some xcontent bytes or compressed xcontent bytes"))

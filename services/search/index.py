@@ -1,8 +1,10 @@
 """One index on disk: a SQLite database with its documents, nested objects and indexed values.
 
-Tables: ``docs`` (rowid, _id, version, seq_no, _source JSON), ``nested`` (one row per nested object,
-negative ids) and ``vals`` — every indexed value as (field id, value, owner), clustered on
-(field, value, owner) so term, range and terms-aggregation queries are index range scans in SQLite.
+Tables: ``docs`` (rowid, _id, version, seq_no, _source), ``nested`` (one row per nested object, negative
+ids), ``vals`` — every indexed value as (field id, value, owner), clustered on (field, value, owner) so
+term, range and terms-aggregation queries are index range scans in SQLite — and ``dv``, each owner's values
+as one JSON object (``{"fid": [value or [value, count], ...]}``, see ``doc_values``): the owner-driven
+reads (sorting hits, small sets' aggregations, erasing a document) without a second index on ``vals``.
 The writer methods run on the store's writer thread only; readers use their own connections.
 """
 
@@ -13,13 +15,17 @@ import collections
 import json
 import os
 import re
+import logging
 import sqlite3
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
+import orjson
+
 from .analysis import Analysis
+from .codec import SourceCodec
 from .errors import SearchError, bad_request
 from .index_settings import analysis_of, expand_settings
 from .mapping import Mapping, Unit
@@ -35,8 +41,9 @@ CREATE INDEX IF NOT EXISTS nested_doc ON nested(doc);
 CREATE INDEX IF NOT EXISTS nested_path ON nested(path, parent);
 CREATE TABLE IF NOT EXISTS vals(f INTEGER NOT NULL, v NOT NULL, k INTEGER NOT NULL, c INTEGER NOT NULL DEFAULT 1,
                                 PRIMARY KEY(f, v, k)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS vals_k ON vals(k, f, c);  -- c included: owner-driven reads need no row lookup
+CREATE TABLE IF NOT EXISTS dv(k INTEGER PRIMARY KEY, b TEXT NOT NULL);
 """
+log = logging.getLogger(__name__)
 _BAD_NAME = re.compile(r'[\\/*?"<>| ,#:]')
 VERSION_CREATED = "136407827"  # OpenSearch 2.19.x's index version id
 
@@ -83,30 +90,62 @@ class Index:
         self.store = store
         self.name = name
         self.path = path
-        self.conn = connect(path, store.fsync, store.cache_mb)
+        self.conn = connect(path, store.fsync, store.write_cache_mb)
         self.conn.executescript(SCHEMA)
+        _migrate(self.conn, path)
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         self.uuid = meta.get("uuid") or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
         self.created = int(meta.get("created") or time.time() * 1000)
         self.settings: dict[str, Any] = json.loads(meta.get("settings", "{}"))
         self.mapping = Mapping(json.loads(meta.get("mapping", "{}")), self.settings, Analysis(analysis_of(self.settings)))
         self.mapping_json = json.dumps(self.mapping.doc)
-        self.seq_no = int(meta.get("seq_no", -1))
+        self.codec = SourceCodec(base64.b64decode(meta["source_dict"]) if meta.get("source_dict") else None)
         self.fids: dict[str, int] = {p: f for f, p in self.conn.execute("SELECT fid, path FROM fields")}
         self.paths: dict[int, str] = {f: p for p, f in self.fids.items()}
+        self._meta_saved: dict[str, str] = meta
+        self._meta_pending: dict[str, str] = {}
+        self._reload_counters()
+        self.deleted = 0
+        self.generation = 0  # bumps on every commit that changed something (scroll/caches)
+        # Writes of the current batch not yet sent to SQLite (sent together with executemany), and what the
+        # batch did to documents by _id (so a bulk looks its ids up once, and sees its own pending inserts).
+        self._pending: list[tuple] = []
+        self._docs_pending: list[tuple] = []
+        self._dv_pending: list[tuple] = []
+        self._known: dict[str, tuple | None] = {}
+
+    def _reload_counters(self) -> None:
+        self.seq_no = int(dict(self.conn.execute("SELECT key, value FROM meta WHERE key = 'seq_no'")).get("seq_no", -1))
         self.next_rowid = (self.conn.execute("SELECT coalesce(max(rowid), 0) FROM docs").fetchone()[0]) + 1
         self.next_nid = (self.conn.execute("SELECT coalesce(min(nid), 0) FROM nested").fetchone()[0]) - 1
         self.doc_count = self.conn.execute("SELECT count(*) FROM docs").fetchone()[0]
-        self.deleted = 0
-        self.generation = 0  # bumps on every commit that changed something (scroll/caches)
-        self._pending: list[tuple] = []
 
     # ---- metadata ----
     def save_meta(self) -> None:
+        """Write the meta rows that changed since the last commit (the mapping is large and rarely changes)."""
         mapping = self.mapping_json  # a snapshot: the prepare thread may be growing the live mapping
         rows = [("uuid", self.uuid), ("created", str(self.created)), ("settings", json.dumps(self.settings)),
                 ("mapping", mapping), ("seq_no", str(self.seq_no))]
-        self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", rows)
+        if self.codec.dictionary is not None:
+            rows.append(("source_dict", base64.b64encode(self.codec.dictionary).decode()))
+        changed = [(k, v) for k, v in rows if self._meta_saved.get(k) != v]
+        if changed:
+            self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", changed)
+            self._meta_pending.update(changed)
+
+    def committed(self, ok: bool) -> None:
+        """After the store's COMMIT (``ok``) or ROLLBACK: what is known to be on disk, and the write overlay."""
+        if ok:
+            self._meta_saved.update(self._meta_pending)
+        self._meta_pending = {}
+        self._known = {}
+        self._docs_pending = []
+        self._dv_pending = []
+        self._pending = []
+        if not ok:  # counters and field ids are re-read from what the rollback left
+            self._reload_counters()
+            self.fids = {p: f for f, p in self.conn.execute("SELECT fid, path FROM fields")}
+            self.paths = {f: p for p, f in self.fids.items()}
 
     def settings_json(self) -> dict[str, Any]:
         flat = {"index.number_of_shards": "1", "index.number_of_replicas": "1", **self.settings,
@@ -128,11 +167,35 @@ class Index:
 
     # ---- writes (writer thread) ----
     def _flush(self) -> None:
+        if self._docs_pending:
+            self.conn.executemany("INSERT INTO docs(rowid, id, version, seq_no, source) VALUES (?, ?, ?, ?, ?)",
+                                  self._docs_pending)
+            self._docs_pending = []
+        if self._dv_pending:
+            self.conn.executemany("INSERT INTO dv(k, b) VALUES (?, ?)", self._dv_pending)
+            self._dv_pending = []
         if self._pending:
-            self.conn.executemany("INSERT INTO vals(f, v, k, c) VALUES (?, ?, ?, ?)", self._pending)
+            pending = self._pending
             self._pending = []
+            try:
+                rows = orjson.dumps(pending)
+            except TypeError:  # a value orjson cannot write (an integer beyond 64 bits never gets here)
+                self.conn.executemany("INSERT INTO vals(f, v, k, c) VALUES (?, ?, ?, ?)", pending)
+            else:
+                # One statement for the whole batch: executemany would release and retake the GIL per row,
+                # and each retake waits for the prepare thread's switch interval (5 ms) while it parses.
+                self.conn.execute("INSERT INTO vals(f, v, k, c) SELECT value ->> 0, value ->> 1, value ->> 2, "
+                                  "value ->> 3 FROM json_each(?)", (rows.decode("utf-8"),))
 
     def _write_units(self, rowid: int, units: list[Unit]) -> None:
+        get = self.fids.get
+        pending = self._pending
+        root = units[0].values
+        if len(units) == 1 and len(root) == len(set(root)):  # the common case: no nested object, no repeats
+            rows = [(get(p) or self.fid(p), v, rowid, 1) for p, v in root]
+            pending.extend(rows)
+            self._dv_pending.append((rowid, doc_values(rows)))
+            return
         owners = [rowid]
         for unit in units[1:]:
             nid = self.next_nid
@@ -141,28 +204,54 @@ class Index:
             self.conn.execute("INSERT INTO nested(nid, doc, parent, path) VALUES (?, ?, ?, ?)",
                               (nid, rowid, parent, unit.path))
             owners.append(nid)
-        get = self.fids.get
         for owner, unit in zip(owners, units):
             counts = collections.Counter([(get(p) or self.fid(p), v) for p, v in unit.values])
-            self._pending.extend([(f, v, owner, c) for (f, v), c in counts.items()])
+            rows = [(f, v, owner, c) for (f, v), c in counts.items()]
+            pending.extend(rows)
+            if rows:
+                self._dv_pending.append((owner, doc_values(rows)))
 
     def _erase(self, rowid: int) -> None:
         self._flush()
-        nids = [r[0] for r in self.conn.execute("SELECT nid FROM nested WHERE doc = ?", (rowid,))]
-        self.conn.execute("DELETE FROM vals INDEXED BY vals_k WHERE k = ?", (rowid,))
-        for nid in nids:
-            self.conn.execute("DELETE FROM vals INDEXED BY vals_k WHERE k = ?", (nid,))
+        owners = [rowid] + [r[0] for r in self.conn.execute("SELECT nid FROM nested WHERE doc = ?", (rowid,))]
+        marks = ",".join("?" * len(owners))
+        gone = []
+        for owner, blob in self.conn.execute(f"SELECT k, b FROM dv WHERE k IN ({marks})", owners):
+            for fid, values in orjson.loads(blob).items():
+                for value in values:
+                    gone.append((int(fid), value[0] if isinstance(value, list) else value, owner))
+        self.conn.executemany("DELETE FROM vals WHERE f = ? AND v = ? AND k = ?", gone)
+        self.conn.execute(f"DELETE FROM dv WHERE k IN ({marks})", owners)
         self.conn.execute("DELETE FROM nested WHERE doc = ?", (rowid,))
 
-    def existing(self, doc_id: str) -> tuple[int, int, int, str] | None:
-        return self.conn.execute("SELECT rowid, version, seq_no, source FROM docs WHERE id = ?", (doc_id,)).fetchone()
+    def prefetch(self, doc_ids: Iterable[str]) -> None:
+        """Look up many _ids in one query each 500 (a bulk's), for ``existing``."""
+        known = self._known
+        wanted = [i for i in dict.fromkeys(doc_ids) if i not in known]
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            for row in self.conn.execute(f"SELECT id, rowid, version, seq_no, source FROM docs "
+                                         f"WHERE id IN ({','.join('?' * len(part))})", part):
+                known[row[0]] = row[1:]
+            for doc_id in part:
+                known.setdefault(doc_id, None)
+
+    def existing(self, doc_id: str) -> tuple[int, int, int, Any] | None:
+        """(rowid, version, seq_no, stored source) of a document, as this batch left it."""
+        known = self._known
+        if doc_id in known:
+            return known[doc_id]
+        row = self.conn.execute("SELECT rowid, version, seq_no, source FROM docs WHERE id = ?", (doc_id,)).fetchone()
+        known[doc_id] = row
+        return row
 
     def put(self, doc_id: str, source: dict[str, Any] | None, op: str = "index", if_seq_no: int | None = None,
-            if_primary_term: int | None = None, text: str | None = None,
+            if_primary_term: int | None = None, raw: bytes | None = None, stored: bytes | str | None = None,
             units: list[Unit] | None = None) -> dict[str, Any]:
         """Index one document; returns the item result (OpenSearch's shape without _index).
 
-        ``units`` are the document's parsed values when the prepare stage already parsed it.
+        ``raw`` is the source's JSON as sent; ``units`` and ``stored`` (the encoded source) come from the
+        prepare stage when it parsed the document.
         """
         old = self.existing(doc_id)
         if op == "create" and old is not None:
@@ -175,24 +264,27 @@ class Index:
             if grew:
                 self.mapping_json = json.dumps(self.mapping.doc)
                 self.save_meta_needed = True
-        if text is None:
-            text = json.dumps(source, separators=(",", ":"), ensure_ascii=False)
+        if stored is None:
+            if raw is None:
+                raw = json.dumps(source, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            self.codec.choose(raw)
+            stored = self.codec.encode(raw)
         self.seq_no += 1
         if old is None:
             rowid = self.next_rowid
             self.next_rowid += 1
             version = 1
-            self.conn.execute("INSERT INTO docs(rowid, id, version, seq_no, source) VALUES (?, ?, ?, ?, ?)",
-                              (rowid, doc_id, version, self.seq_no, text))
+            self._docs_pending.append((rowid, doc_id, version, self.seq_no, stored))
             self.doc_count += 1
         else:
             rowid, version = old[0], old[1] + 1
             self._erase(rowid)
             self.conn.execute("UPDATE docs SET version = ?, seq_no = ?, source = ? WHERE rowid = ?",
-                              (version, self.seq_no, text, rowid))
+                              (version, self.seq_no, stored, rowid))
             self.deleted += 1
+        self._known[doc_id] = (rowid, version, self.seq_no, stored)
         self._write_units(rowid, units)
-        if len(self._pending) > 20000:
+        if len(self._pending) > 50000:
             self._flush()
         self.dirty = True
         return {"_id": doc_id, "_version": version, "result": "created" if old is None else "updated",
@@ -218,6 +310,7 @@ class Index:
                     "_primary_term": 1, "status": 404}
         self._erase(old[0])
         self.conn.execute("DELETE FROM docs WHERE rowid = ?", (old[0],))
+        self._known[doc_id] = None
         self.doc_count -= 1
         self.deleted += 1
         return {"_id": doc_id, "_version": old[1] + 1, "result": "deleted", "_seq_no": self.seq_no,
@@ -243,7 +336,7 @@ class Index:
                 return self.put(doc_id, body["upsert"])
             raise SearchError(404, "document_missing_exception", f"[{doc_id}]: document missing",
                               index=self.name, shard="0", index_uuid=self.uuid)
-        source = json.loads(old[3])
+        source = self.codec.load(old[3])
         merged = _merge(source, body["doc"])
         if body.get("detect_noop", True) and merged == source:
             return {"_id": doc_id, "_version": old[1], "result": "noop", "_seq_no": old[2], "_primary_term": 1,
@@ -278,6 +371,62 @@ class Index:
             self.conn.close()
         except sqlite3.Error:
             pass
+
+
+def doc_values(rows: list[tuple]) -> str:
+    """One owner's ``dv`` row from its ``vals`` rows (f, v, k, c): values per field id, ``[v, c]`` when c > 1."""
+    out: dict[int, list[Any]] = {}
+    for f, v, _, c in rows:
+        entry = v if c == 1 else [v, c]
+        values = out.get(f)
+        if values is None:
+            out[f] = [entry]
+        else:
+            values.append(entry)
+    return orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+
+
+DV_VALUE = "CASE j.type WHEN 'array' THEN j.value ->> 0 ELSE j.value END"
+
+
+def dv_values_sql(fid: int, source: str) -> str:
+    """``(k, v, c)`` rows of field ``fid`` read from the ``dv`` rows of the owners selected by ``source`` (SQL
+    selecting ``dk``): the owner-driven read, for small sets."""
+    return (f"SELECT dk AS k, {DV_VALUE} AS v, CASE j.type WHEN 'array' THEN j.value ->> 1 ELSE 1 END AS c "
+            f"FROM ({source}) CROSS JOIN dv ON dv.k = dk CROSS JOIN {dv_field(fid)}")
+
+
+def dv_field(fid: int) -> str:
+    """The table-valued ``json_each`` over one field's values in a ``dv`` row (alias ``j``)."""
+    return f"json_each(dv.b, '$.\"{int(fid)}\"') AS j"
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Data dirs before ``dv`` kept owner lookups in an index ``vals_k``: build ``dv`` from it, then drop it."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'vals_k'").fetchone():
+        return
+    log.warning("search index %s: migrating to the doc-values layout (once; may take a while)", path.name)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        batch: list[tuple] = []
+        owner, rows = None, []
+        for k, f, v, c in conn.execute("SELECT k, f, v, c FROM vals INDEXED BY vals_k ORDER BY k"):
+            if k != owner:
+                if rows:
+                    batch.append((owner, doc_values(rows)))
+                owner, rows = k, []
+                if len(batch) >= 5000:
+                    conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
+                    batch = []
+            rows.append((f, v, k, c))
+        if rows:
+            batch.append((owner, doc_values(rows)))
+        conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
+        conn.execute("DROP INDEX vals_k")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _values_at(obj: Any, parts: list[str]) -> Iterable[Any]:

@@ -255,7 +255,7 @@ class Searcher:
                 hit["_seq_no"] = doc[2]
                 hit["_primary_term"] = 1
             if self.fetch:
-                source = json.loads(doc[3])
+                source = self.index.codec.load(doc[3])
                 if self.includes or self.excludes:
                     source = filter_source(source, self.includes, self.excludes)
                 hit["_source"] = source

@@ -9,6 +9,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.port", 0, "HTTP port of the search node (0: any free port, written to run/search.json)."),
     Setting("search.cluster_name", "mini", "Cluster name reported by GET / and _cluster/health."),
     Setting("search.cache_mb", 64, "SQLite page cache per index connection, in MiB (bounds memory)."),
+    Setting("search.write_cache_mb", 256,
+            "SQLite page cache of each index's writer connection, in MiB: inserts into a large index miss less."),
     Setting("search.max_result_window", 10000, "Default index.max_result_window: the largest from+size a search may ask."),
     Setting("search.scroll_max_contexts", 500, "Open scroll contexts kept at most (oldest dropped first)."),
 )

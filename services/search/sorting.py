@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from .errors import SearchError, bad_request, parsing, unsupported
+from .index import DV_VALUE, dv_field
 from .mapping import INTEGRAL, NUMERIC
 
 LONG_MAX, LONG_MIN = 9223372036854775807, -9223372036854775808
@@ -68,7 +69,7 @@ class Sort:
             func = {"min": "min", "max": "max", "sum": "sum", "avg": "avg"}.get(mode)
             if func is None or (func in ("sum", "avg") and field.type not in NUMERIC):
                 raise unsupported(f"sort mode [{mode}]")
-            self.expr = f"(SELECT {func}(v) FROM vals INDEXED BY vals_k WHERE k = h.k AND f = {fid})" if fid else "NULL"
+            self.expr = f"(SELECT {func}({DV_VALUE}) FROM dv CROSS JOIN {dv_field(fid)} WHERE dv.k = h.k)" if fid else "NULL"
             self.numeric = field.type != "keyword"
             self.field = field
         missing = opts.get("missing", "_last")

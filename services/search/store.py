@@ -31,11 +31,13 @@ log = logging.getLogger(__name__)
 class Store:
     """The set of indexes, the writer thread (group commit) and per-thread reader connections."""
 
-    def __init__(self, root: Path, fsync: bool = True, cache_mb: int = 64, reader_threads: int = 2):
+    def __init__(self, root: Path, fsync: bool = True, cache_mb: int = 64, reader_threads: int = 2,
+                 write_cache_mb: int = 256):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self.cache_mb = cache_mb
+        self.write_cache_mb = write_cache_mb
         self.indexes: dict[str, Index] = {}
         self._jobs: "queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None]" = queue.Queue()
         self._prep: "queue.Queue[tuple | None]" = queue.Queue()
@@ -127,6 +129,7 @@ class Store:
                 index.commit()
                 index.conn.execute("COMMIT")
                 index.generation += 1
+                index.committed(True)
             except sqlite3.Error as exc:
                 log.exception("commit failed on %s", index.name)
                 commit_error = exc
@@ -134,6 +137,7 @@ class Store:
                     index.conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
+                index.committed(False)
         for future, ok, value in results:
             if commit_error is not None:
                 future.set_exception(SearchError(500, "exception", f"commit failed: {commit_error}"))
@@ -188,6 +192,7 @@ class Store:
         index.conn.execute("BEGIN IMMEDIATE")
         index.save_meta()
         index.conn.execute("COMMIT")
+        index.committed(True)
         self.indexes[name] = index
         return index
 
@@ -237,7 +242,7 @@ class Store:
             field = index.mapping.field(path)
             analyze = index.mapping.analysis.get(analyzer or (field.spec.get("analyzer") if field else None))
             wanted = json.loads(tokens_json)
-            for value in _values_at(json.loads(source), path.split(".")):
+            for value in _values_at(index.codec.load(source), path.split(".")):
                 tokens = analyze(value if isinstance(value, str) else json.dumps(value))
                 n = len(wanted)
                 if any(tokens[i:i + n] == wanted for i in range(len(tokens) - n + 1)):

@@ -1,0 +1,164 @@
+"""The on-disk layout in-process (Store, no HTTP): compressed ``_source``, the ``dv`` doc values that erase,
+sort and small-set aggregations read, the bulk's write overlay, and the migration of an earlier data dir."""
+
+import json
+import sqlite3
+
+import pytest
+
+from services.search import documents
+from services.search.search import Searcher
+from services.search.store import Store
+
+BIG = {"note": "x" * 400, "tag": "a", "n": 1}
+
+
+def bulk(store, lines):
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    items = documents.parse_bulk(body, None)
+    return store.pipeline(lambda: documents.prepare_bulk(store, items),
+                          lambda p: documents.run_bulk(store, p, False)).result()
+
+
+def search(index, body):
+    searcher = Searcher(index, index.reader(), body, {})
+    try:
+        response, _ = searcher.run()
+    finally:
+        searcher.close()
+    return response
+
+
+def hits(index, query, **body):
+    return sorted(h["_id"] for h in search(index, {"query": query, "size": 100, **body})["hits"]["hits"])
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path, fsync=False)
+    store.write(lambda: store.create("t", {"mappings": {"properties": {
+        "tag": {"type": "keyword"}, "n": {"type": "long"},
+        "items": {"type": "nested", "properties": {"k": {"type": "keyword"}}}}}})).result()
+    yield store
+    store.close()
+
+
+def test_sources_are_compressed_once_an_index_has_a_dictionary_and_read_back_exactly(store):
+    small = {"tag": "s", "n": 2}
+    bulk(store, [{"index": {"_index": "t", "_id": "small"}}, small,
+                 {"index": {"_index": "t", "_id": "big"}}, BIG,
+                 {"index": {"_index": "t", "_id": "big2"}}, dict(BIG, n=3, note="y" * 500)])
+    index = store.indexes["t"]
+    stored = dict(index.conn.execute("SELECT id, source FROM docs"))
+    assert isinstance(stored["small"], str)  # too short to compress: plain JSON text
+    assert isinstance(stored["big2"], bytes) and len(stored["big2"]) < 200
+    assert index.get(index.reader(), "big2")[3] == stored["big2"]
+    assert index.codec.load(stored["big2"]) == dict(BIG, n=3, note="y" * 500)
+    found = {h["_id"]: h["_source"] for h in search(index, {"size": 10})["hits"]["hits"]}
+    assert found == {"small": small, "big": BIG, "big2": dict(BIG, n=3, note="y" * 500)}
+
+
+def test_the_dictionary_survives_a_restart(tmp_path):
+    store = Store(tmp_path, fsync=False)
+    bulk(store, [{"index": {"_index": "auto", "_id": "1"}}, BIG, {"index": {"_index": "auto", "_id": "2"}}, BIG])
+    store.close()
+    store = Store(tmp_path, fsync=False)
+    try:
+        index = store.indexes["auto"]
+        assert [h["_source"] for h in search(index, {"size": 10})["hits"]["hits"]] == [BIG, BIG]
+    finally:
+        store.close()
+
+
+def test_an_update_and_a_delete_erase_every_value_of_the_old_version(store):
+    bulk(store, [{"index": {"_index": "t", "_id": "1"}}, {"tag": ["a", "a", "b"], "n": 5, "items": [{"k": "p"}, {"k": "q"}]},
+                 {"index": {"_index": "t", "_id": "2"}}, {"tag": "a", "n": 6}])
+    index = store.indexes["t"]
+    assert hits(index, {"term": {"tag": "b"}}) == ["1"]
+    bulk(store, [{"index": {"_index": "t", "_id": "1"}}, {"tag": "c", "n": 7, "items": [{"k": "r"}]}])
+    assert hits(index, {"term": {"tag": "b"}}) == []
+    assert hits(index, {"term": {"tag": "a"}}) == ["2"]
+    assert hits(index, {"term": {"n": 5}}) == []
+    assert hits(index, {"nested": {"path": "items", "query": {"term": {"items.k": "p"}}}}) == []
+    assert hits(index, {"nested": {"path": "items", "query": {"term": {"items.k": "r"}}}}) == ["1"]
+    bulk(store, [{"delete": {"_index": "t", "_id": "1"}}])
+    conn = index.conn
+    assert conn.execute("SELECT count(*) FROM vals WHERE k <> (SELECT rowid FROM docs WHERE id = '2')").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM dv").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM nested").fetchone() == (0,)
+
+
+def test_a_bulk_sees_its_own_earlier_items(store):
+    result = bulk(store, [{"create": {"_index": "t", "_id": "1"}}, {"tag": "a"},
+                          {"create": {"_index": "t", "_id": "1"}}, {"tag": "b"},
+                          {"index": {"_index": "t", "_id": "1"}}, {"tag": "c"},
+                          {"delete": {"_index": "t", "_id": "1"}},
+                          {"index": {"_index": "t", "_id": "1"}}, {"tag": "d"}])
+    statuses = [next(iter(i.values()))["status"] for i in result["items"]]
+    assert statuses == [201, 409, 200, 200, 201]
+    assert [next(iter(i.values())).get("_version") for i in result["items"]] == [1, None, 2, 3, 1]
+    index = store.indexes["t"]
+    assert hits(index, {"match_all": {}}) == ["1"]
+    assert hits(index, {"term": {"tag": "d"}}) == ["1"]
+    assert hits(index, {"terms": {"tag": ["a", "b", "c"]}}) == []
+
+
+def test_owner_driven_reads_sort_and_aggregate_from_doc_values(store):
+    lines = []
+    for i in range(40):
+        lines += [{"index": {"_index": "t", "_id": str(i)}}, {"tag": ["x", "x", "y"] if i % 2 else "z", "n": i}]
+    bulk(store, lines)
+    index = store.indexes["t"]
+    # two sort keys take the per-hit (doc values) path
+    got = search(index, {"size": 5, "query": {"range": {"n": {"lt": 10}}}, "sort": [{"tag": "desc"}, {"n": "desc"}]})
+    assert [h["_id"] for h in got["hits"]["hits"]] == ["8", "6", "4", "2", "0"]
+    # small buckets aggregate from their members' doc values; repeated values count once per document
+    got = search(index, {"size": 0, "aggs": {"by": {"terms": {"field": "n", "size": 3, "order": {"_key": "asc"}},
+                                                    "aggs": {"t": {"terms": {"field": "tag"}}, "s": {"sum": {"field": "n"}}}}}})
+    buckets = [(b["key"], {t["key"]: t["doc_count"] for t in b["t"]["buckets"]}, b["s"]["value"])
+               for b in got["aggregations"]["by"]["buckets"]]
+    assert buckets == [(0, {"z": 1}, 0.0), (1, {"x": 1, "y": 1}, 1.0), (2, {"z": 1}, 2.0)]
+    whole = search(index, {"size": 0, "aggs": {"t": {"terms": {"field": "tag"}}}})
+    assert {b["key"]: b["doc_count"] for b in whole["aggregations"]["t"]["buckets"]} == {"x": 20, "y": 20, "z": 20}
+
+
+OLD_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE fields(fid INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+CREATE TABLE docs(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL,
+                  seq_no INTEGER NOT NULL, source TEXT NOT NULL);
+CREATE TABLE nested(nid INTEGER PRIMARY KEY, doc INTEGER NOT NULL, parent INTEGER NOT NULL, path TEXT NOT NULL);
+CREATE INDEX nested_doc ON nested(doc);
+CREATE INDEX nested_path ON nested(path, parent);
+CREATE TABLE vals(f INTEGER NOT NULL, v NOT NULL, k INTEGER NOT NULL, c INTEGER NOT NULL DEFAULT 1,
+                  PRIMARY KEY(f, v, k)) WITHOUT ROWID;
+CREATE INDEX vals_k ON vals(k, f, c);
+"""
+
+
+def test_a_data_dir_of_the_previous_layout_is_migrated(tmp_path):
+    conn = sqlite3.connect(tmp_path / "old.sqlite")
+    conn.executescript(OLD_SCHEMA)
+    mapping = {"properties": {"tag": {"type": "keyword"}, "n": {"type": "long"}}}
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", [("uuid", "u" * 22), ("created", "1"), ("settings", "{}"),
+                                                       ("mapping", json.dumps(mapping)), ("seq_no", "1")])
+    conn.executemany("INSERT INTO fields VALUES (?, ?)", [(1, "tag"), (2, "n")])
+    conn.executemany("INSERT INTO docs VALUES (?, ?, 1, ?, ?)", [(1, "a", 0, '{"tag":["p","p"],"n":1}'),
+                                                                (2, "b", 1, '{"tag":"q","n":2}')])
+    conn.executemany("INSERT INTO vals VALUES (?, ?, ?, ?)", [(1, "p", 1, 2), (2, 1, 1, 1), (1, "q", 2, 1), (2, 2, 2, 1)])
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path, fsync=False)
+    try:
+        index = store.indexes["old"]
+        assert index.conn.execute("SELECT name FROM sqlite_master WHERE name = 'vals_k'").fetchone() is None
+        assert index.conn.execute("SELECT count(*) FROM dv").fetchone() == (2,)
+        assert hits(index, {"term": {"tag": "p"}}) == ["a"]
+        assert [h["_id"] for h in search(index, {"sort": [{"tag": "desc"}, {"n": "asc"}]})["hits"]["hits"]] == ["b", "a"]
+        bulk(store, [{"index": {"_index": "old", "_id": "a"}}, {"tag": "r", "n": 3}])
+        assert hits(index, {"term": {"tag": "p"}}) == []
+        assert hits(index, {"term": {"n": 1}}) == []
+        assert hits(index, {"term": {"tag": "r"}}) == ["a"]
+        assert index.get(index.reader(), "b")[3] == '{"tag":"q","n":2}'
+    finally:
+        store.close()
