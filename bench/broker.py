@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.writer:
         address, http_url, n = args.writer
         cpu_start = cpu_seconds()  # not the interpreter's start-up
-        result = service.run(publish(address, int(n), None, f"{http_url}/stats?format=json&topic=bench"),
+        result = service.run(publish(address, int(n), None, f"{http_url}/stats?format=json&topic=bench&channel=c&include_clients=false"),
                              args.loop)
         print(json.dumps({**result, "cpu_seconds": cpu_seconds() - cpu_start}))
         return 0

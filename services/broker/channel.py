@@ -40,17 +40,22 @@ class Client(TypingProtocol):
 
     def send_message(self, data: bytes) -> None: ...
 
+    def send_frames(self, frames: list[bytes], nbytes: int, count: int) -> None: ...
+
     def kick(self) -> None: ...
 
 
 class Entry:
+    """An unfinished message.  ``token`` changes on every state change, so a stale deadline (an
+    earlier delivery's) is recognised; a message's first delivery always has token 1."""
+
     __slots__ = ("attempts", "state", "client", "token")
 
-    def __init__(self, attempts: int = 0):
+    def __init__(self, attempts: int = 0, state: int = READY, client: "Client | None" = None, token: int = 0):
         self.attempts = attempts
-        self.state = READY
-        self.client: Client | None = None
-        self.token = 0
+        self.state = state
+        self.client = client
+        self.token = token
 
 
 class Channel:
@@ -64,7 +69,9 @@ class Channel:
         self.unfinished: collections.OrderedDict[int, Entry] = collections.OrderedDict()
         self.ready: collections.deque[int] = collections.deque()
         self._deferred: list[tuple[int, int, int]] = []  # (due ns, seq, token)
-        self._timeouts: list[tuple[int, int, int]] = []  # (deadline ns, seq, token)
+        # (deadline ns, first seq, token, count): seqs first .. first+count-1 time out then unless
+        # their token moved on (a batch delivered at once shares one entry: its first token, 1).
+        self._timeouts: list[tuple[int, int, int, int]] = []
         self.deferred_count = 0
         self.clients: list[Client] = []
         self._rr = 0
@@ -225,7 +232,7 @@ class Channel:
                     if record.deliver_at_ns > now:
                         self._defer(seq, entry, record.deliver_at_ns)
                         continue
-                    self._deliver(client, entry, record, now)
+                    self._deliver(client, entry, seq, record.timestamp_ns, record.body, now)
                     continue
                 if not self._read_ahead(client, now):
                     return
@@ -233,7 +240,7 @@ class Channel:
             self._pumping = False
             self._filling.clear()
 
-    def _read_ahead(self, client: Client, now: int) -> bool:
+    def _read_ahead(self, client: Client | None, now: int) -> bool:
         """Deliver new records from the cursor; False when the log has nothing more."""
         end = self.topic.visible_end
         if self.cursor >= end:
@@ -241,41 +248,87 @@ class Channel:
         want = sum(max(c.capacity(), 0) for c in self.clients)
         stop = min(end, self.cursor + max(want, 1))
         got = False
-        for record in self.topic.log.read_range(self.cursor, stop, 1 << 20):
+        for batch in self.topic.log.read_batches(self.cursor, stop, 1 << 20):
             got = True
-            self.cursor = record.seq + 1
-            if self.skip and record.seq in self.skip:
-                self.skip.discard(record.seq)
-                continue
-            entry = Entry()
-            self.unfinished[record.seq] = entry
-            self.message_count += 1
+            first, bodies = batch.first, batch.bodies
+            self.cursor = first + len(bodies)
+            self.message_count += len(bodies)
             self._dirty = True
-            if record.deliver_at_ns > now:
-                self._defer(record.seq, entry, record.deliver_at_ns)
+            if self.skip or batch.deliver_at_ns > now:
+                client = self._read_one_by_one(client, batch, now)
                 continue
-            if client is None or client.capacity() <= 0:
-                client = self._pick()
-            if client is None:
-                self.ready.append(record.seq)
-                continue
-            self._deliver(client, entry, record, now)
-            client = None
+            # The common case: a whole publish (or what the clients have room for) per client.
+            done = 0
+            while done < len(bodies):
+                free = client.capacity() if client is not None else 0
+                if free <= 0:
+                    client = self._pick()
+                    if client is None:
+                        for seq in range(first + done, first + len(bodies)):
+                            self.unfinished[seq] = Entry()
+                            self.ready.append(seq)
+                        break
+                    free = client.capacity()
+                take = min(free, len(bodies) - done)
+                self._deliver_new(client, first + done, batch.timestamp_ns,
+                                  bodies if take == len(bodies) else bodies[done:done + take], now)
+                done += take
+                client = None
         if not got:
             # Only gaps (records reclaimed or lost) were left in the range.
             self.cursor = stop
         return True
 
-    def _deliver(self, client: Client, entry: Entry, record: Any, now: int) -> None:
+    def _read_one_by_one(self, client: Client | None, batch: Any, now: int) -> Client | None:
+        """New records that may be deferred (DPUB) or FIN'd before a restart (``skip``)."""
+        for i, body in enumerate(batch.bodies):
+            seq = batch.first + i
+            if self.skip and seq in self.skip:
+                self.skip.discard(seq)
+                continue
+            entry = Entry()
+            self.unfinished[seq] = entry
+            if batch.deliver_at_ns > now:
+                self._defer(seq, entry, batch.deliver_at_ns)
+                continue
+            if client is None or client.capacity() <= 0:
+                client = self._pick()
+            if client is None:
+                self.ready.append(seq)
+                continue
+            self._deliver(client, entry, seq, batch.timestamp_ns, body, now)
+            client = None
+        return client
+
+    def _deliver_new(self, client: Client, first: int, timestamp_ns: int, bodies: list[bytes], now: int) -> None:
+        """First delivery of consecutive new records to one client: one deadline entry, one write."""
+        unfinished = self.unfinished
+        add = client.in_flight.add
+        head = protocol.MESSAGE_HEAD.pack
+        frames: list[bytes] = []
+        append = frames.append
+        nbytes = 0
+        seq = first
+        for body in bodies:
+            unfinished[seq] = Entry(1, IN_FLIGHT, client, 1)
+            add(seq)
+            size = len(body)
+            append(head(size + 30, protocol.FRAME_MESSAGE, timestamp_ns, 1) + b"%016x" % seq)
+            append(body)
+            nbytes += size + 34
+            seq += 1
+        heapq.heappush(self._timeouts, (now + client.msg_timeout_ms * 1_000_000, first, 1, len(bodies)))
+        client.send_frames(frames, nbytes, len(bodies))
+
+    def _deliver(self, client: Client, entry: Entry, seq: int, timestamp_ns: int, body: bytes, now: int) -> None:
         entry.attempts = min(entry.attempts + 1, 65535)
         entry.state = IN_FLIGHT
         entry.client = client
         entry.token += 1
-        client.in_flight.add(record.seq)
+        client.in_flight.add(seq)
         deadline = now + client.msg_timeout_ms * 1_000_000
-        heapq.heappush(self._timeouts, (deadline, record.seq, entry.token))
-        client.send_message(protocol.message_frame(
-            record.timestamp_ns, entry.attempts, protocol.message_id(record.seq), record.body))
+        heapq.heappush(self._timeouts, (deadline, seq, entry.token, 1))
+        client.send_message(protocol.message_frame(timestamp_ns, entry.attempts, protocol.message_id(seq), body))
 
     def _defer(self, seq: int, entry: Entry, due_ns: int) -> None:
         entry.state = DEFERRED
@@ -302,11 +355,31 @@ class Channel:
             raise nonfatal(code, f"{verb} {raw_id.decode(errors='replace')} failed client does not own message")
         return entry
 
+    def finish_id(self, client: Client, raw_id: bytes) -> bool:
+        """FIN's fast path: finish ``raw_id`` if ``client`` owns it in flight; False for anything
+        else (the caller then runs :meth:`finish`, which answers the right error)."""
+        try:
+            seq = int(raw_id, 16)
+        except ValueError:
+            return False
+        entry = self.unfinished.get(seq)
+        if entry is None or entry.client is not client or entry.state != IN_FLIGHT:
+            return False
+        del self.unfinished[seq]
+        client.in_flight.discard(seq)
+        self.finish_count += 1
+        self._dirty = True
+        if self.state_dir is not None:
+            self._acks += checkpoint.ACK.pack(seq)
+        self.pump_wanted = True
+        if not self._pump_soon:
+            self._pump_soon = True
+            asyncio.get_running_loop().call_soon(self._scheduled_pump)
+        return True
+
     def finish(self, client: Client, seq: int | None, raw_id: bytes) -> None:
         self._owned(client, seq, raw_id, "FIN", "E_FIN_FAILED")
         del self.unfinished[seq]
-        if len(self._timeouts) > 2 * len(self.unfinished) + 4096:
-            self._compact_timeouts()
         client.in_flight.discard(seq)
         self.finish_count += 1
         self._dirty = True
@@ -328,15 +401,23 @@ class Channel:
         entry = self._owned(client, seq, raw_id, "TOUCH", "E_TOUCH_FAILED")
         entry.token += 1
         deadline = time.time_ns() + client.msg_timeout_ms * 1_000_000
-        heapq.heappush(self._timeouts, (deadline, seq, entry.token))
+        heapq.heappush(self._timeouts, (deadline, seq, entry.token, 1))
 
     def _compact_timeouts(self) -> None:
-        """Drop the deadlines of finished messages (left in the heap on FIN) so memory stays flat."""
+        """Drop the deadlines of finished messages (left in the heap on FIN) so memory stays flat.
+        ``unfinished`` is in sequence order, so entries below its first key are finished outright."""
+        unfinished = self.unfinished
+        floor = next(iter(unfinished), None)
         live = []
         for item in self._timeouts:
-            entry = self.unfinished.get(item[1])
-            if entry is not None and entry.token == item[2] and entry.state == IN_FLIGHT:
-                live.append(item)
+            _, first, token, count = item
+            if floor is None or first + count <= floor:
+                continue
+            for seq in range(max(first, floor), first + count):
+                entry = unfinished.get(seq)
+                if entry is not None and entry.token == token and entry.state == IN_FLIGHT:
+                    live.append(item)
+                    break
         heapq.heapify(live)
         self._timeouts = live
 
@@ -346,15 +427,18 @@ class Channel:
         changed = False
         timeouts = self._timeouts
         while timeouts and timeouts[0][0] <= now_ns:
-            _, seq, token = heapq.heappop(timeouts)
-            entry = self.unfinished.get(seq)
-            if entry is None or entry.token != token or entry.state != IN_FLIGHT:
-                continue
-            if entry.client is not None:
-                entry.client.in_flight.discard(seq)
-            self.timeout_count += 1
-            self._make_ready(seq, entry)
-            changed = True
+            _, first, token, count = heapq.heappop(timeouts)
+            for seq in range(first, first + count):
+                entry = self.unfinished.get(seq)
+                if entry is None or entry.token != token or entry.state != IN_FLIGHT:
+                    continue
+                if entry.client is not None:
+                    entry.client.in_flight.discard(seq)
+                self.timeout_count += 1
+                self._make_ready(seq, entry)
+                changed = True
+        if len(timeouts) > 2 * len(self.unfinished) + 4096:
+            self._compact_timeouts()
         deferred = self._deferred
         while deferred and deferred[0][0] <= now_ns:
             _, seq, token = heapq.heappop(deferred)

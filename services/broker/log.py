@@ -2,13 +2,14 @@
 
 Each record is ``[u32 body length][u32 crc32][i64 timestamp ns][i64 deliver-at ns][body]``; a record's
 sequence number is its segment's first number (the file name) plus its position.  Recovery drops a
-torn tail; segments every channel has passed are deleted, so disk use follows the backlog.
+torn tail; segments every channel has passed are deleted, so disk use follows the backlog.  Recent
+publishes stay in memory as they arrived (one entry per PUB/MPUB), so consumers that keep up read
+whole batches without touching the disk or building a record per message.
 """
 
 from __future__ import annotations
 
 import bisect
-import collections
 import logging
 import os
 import struct
@@ -31,6 +32,15 @@ class Record(NamedTuple):
     body: bytes
 
 
+class Batch(NamedTuple):
+    """Consecutive records sharing their timestamps (one publish): ``first`` .. ``first + len(bodies) - 1``."""
+
+    first: int
+    timestamp_ns: int
+    deliver_at_ns: int
+    bodies: list[bytes]
+
+
 class Segment:
     """One file of consecutive records; ``offsets[i]`` is where record ``first_seq + i`` starts."""
 
@@ -48,12 +58,6 @@ class Segment:
 
     def record_end(self, index: int) -> int:
         return self.offsets[index + 1] if index + 1 < len(self.offsets) else self.size
-
-
-def encode(timestamp_ns: int, deliver_at_ns: int, body: bytes) -> bytes:
-    tail = _TAIL.pack(timestamp_ns, deliver_at_ns)
-    crc = zlib.crc32(body, zlib.crc32(tail))
-    return HEADER.pack(len(body), crc, timestamp_ns, deliver_at_ns) + body
 
 
 def _scan(path: Path) -> tuple[array, int]:
@@ -86,8 +90,11 @@ class TopicLog:
         self._firsts: list[int] = []
         self.dirty: set[Segment] = set()
         self.dir_dirty = False
-        # Recently appended records, so consumers that keep up never read the disk.
-        self._cache: collections.deque[Record] = collections.deque()
+        # Recently appended batches, so consumers that keep up never read the disk: a list read
+        # from ``_cache_base`` on (older entries are dropped in bulk) and the batches' first seqs.
+        self._cache: list[Batch] = []
+        self._cache_firsts: list[int] = []
+        self._cache_base = 0
         self._cache_size = 0
         self.bytes_written = 0
         self._open()
@@ -145,20 +152,32 @@ class TopicLog:
     # -- writing ------------------------------------------------------------------------
 
     def append(self, items: list[tuple[int, int, bytes]]) -> int:
-        """Append ``(timestamp_ns, deliver_at_ns, body)`` records in one write; return the next seq."""
+        """Append ``(timestamp_ns, deliver_at_ns, body)`` records; return the next seq."""
+        seq = self.next_seq
+        for ts, due, body in items:
+            seq = self.append_batch(ts, due, [body])
+        return seq
+
+    def append_batch(self, timestamp_ns: int, deliver_at_ns: int, bodies: list[bytes]) -> int:
+        """Append one publish's records (same timestamps) in one write; return the next seq."""
         seg = self.segments[-1]
         if seg.size >= self.segment_bytes and seg.offsets:
             seg = self._new_segment(seg.next_seq)
+        first = seg.next_seq
+        # The crc covers (timestamps, body); the timestamps' part is computed once per publish.
+        tail_crc = zlib.crc32(_TAIL.pack(timestamp_ns, deliver_at_ns))
+        pack, crc32, head = HEADER.pack, zlib.crc32, HEADER.size
+        offsets = seg.offsets
         chunks = []
         pos = seg.size
-        seq = seg.next_seq
-        for ts, due, body in items:
-            data = encode(ts, due, body)
-            chunks.append(data)
-            seg.offsets.append(pos)
-            pos += len(data)
-            self._remember(Record(seq, ts, due, body))
-            seq += 1
+        size = 0
+        for body in bodies:
+            n = len(body)
+            chunks.append(pack(n, crc32(body, tail_crc), timestamp_ns, deliver_at_ns))
+            chunks.append(body)
+            offsets.append(pos)
+            pos += head + n
+            size += n
         blob = b"".join(chunks)
         view = memoryview(blob)
         written = 0
@@ -167,44 +186,84 @@ class TopicLog:
         seg.size = pos
         self.bytes_written += len(blob)
         self.dirty.add(seg)
-        return seq
+        self._remember(Batch(first, timestamp_ns, deliver_at_ns, bodies), size)
+        return first + len(bodies)
 
-    def _remember(self, record: Record) -> None:
+    def _remember(self, batch: Batch, size: int) -> None:
         cache = self._cache
-        if cache and cache[-1].seq + 1 != record.seq:
-            cache.clear()
-            self._cache_size = 0
-        cache.append(record)
-        self._cache_size += len(record.body) + 64
-        while self._cache_size > self.cache_bytes and len(cache) > 1:
-            old = cache.popleft()
-            self._cache_size -= len(old.body) + 64
+        if len(cache) > self._cache_base:
+            last = cache[-1]
+            if last.first + len(last.bodies) != batch.first:
+                self._drop_cache()
+        cache.append(batch)
+        self._cache_firsts.append(batch.first)
+        self._cache_size += size + 64 * len(batch.bodies)
+        base = self._cache_base
+        while self._cache_size > self.cache_bytes and len(cache) - base > 1:
+            old = cache[base]
+            cache[base] = None  # type: ignore[call-overload]  (its bodies are freed now, the slot later)
+            self._cache_size -= sum(map(len, old.bodies)) + 64 * len(old.bodies)
+            base += 1
+        if base > 256 and base * 2 > len(cache):
+            del cache[:base]
+            del self._cache_firsts[:base]
+            base = 0
+        self._cache_base = base
+
+    def _drop_cache(self) -> None:
+        self._cache.clear()
+        self._cache_firsts.clear()
+        self._cache_base = 0
+        self._cache_size = 0
+
+    def _cached(self, seq: int) -> int:
+        """Index in ``_cache`` of the batch holding ``seq``, or -1 when it is not cached."""
+        cache = self._cache
+        base = self._cache_base
+        if len(cache) <= base or seq < cache[base].first:
+            return -1
+        last = cache[-1]
+        if seq >= last.first + len(last.bodies):
+            return -1
+        return bisect.bisect_right(self._cache_firsts, seq, base) - 1
 
     # -- reading ------------------------------------------------------------------------
 
     def read(self, seq: int) -> Record | None:
         """The record numbered ``seq``, or None if it was reclaimed, lost, or never written."""
-        cache = self._cache
-        if cache and cache[0].seq <= seq <= cache[-1].seq:
-            return cache[seq - cache[0].seq]
+        index = self._cached(seq)
+        if index >= 0:
+            batch = self._cache[index]
+            return Record(seq, batch.timestamp_ns, batch.deliver_at_ns, batch.bodies[seq - batch.first])
         for record in self.read_range(seq, seq + 1):
             return record
         return None
 
     def read_range(self, start: int, stop: int, max_bytes: int = 1 << 20) -> Iterator[Record]:
         """Records with ``start <= seq < stop`` in order (skipping gaps), reading disk in big chunks."""
+        for batch in self.read_batches(start, stop, max_bytes):
+            for i, body in enumerate(batch.bodies):
+                yield Record(batch.first + i, batch.timestamp_ns, batch.deliver_at_ns, body)
+
+    def read_batches(self, start: int, stop: int, max_bytes: int = 1 << 20) -> Iterator[Batch]:
+        """The records with ``start <= seq < stop`` in order (skipping gaps), as runs sharing their
+        timestamps: whole publishes from memory, single records from disk (read in big chunks).
+        About ``max_bytes`` of bodies at most (always at least one record)."""
         cache = self._cache
         seq = max(start, self.first_seq)
         budget = max_bytes
         while seq < stop and budget > 0:
-            if cache and cache[0].seq <= seq <= cache[-1].seq:
-                base = cache[0].seq
-                while seq < stop and seq <= cache[-1].seq:
-                    record = cache[seq - base]
-                    budget -= len(record.body)
-                    yield record
-                    seq += 1
-                    if budget <= 0:
+            index = self._cached(seq)
+            if index >= 0:
+                for index in range(index, len(cache)):
+                    batch = cache[index]
+                    lo = seq - batch.first
+                    hi = min(len(batch.bodies), stop - batch.first)
+                    bodies = batch.bodies if lo == 0 and hi == len(batch.bodies) else batch.bodies[lo:hi]
+                    budget -= sum(map(len, bodies))
+                    yield Batch(seq, batch.timestamp_ns, batch.deliver_at_ns, bodies)
+                    seq += len(bodies)
+                    if seq >= stop or budget <= 0:
                         return
                 continue
             index = bisect.bisect_right(self._firsts, seq) - 1
@@ -230,7 +289,7 @@ class TopicLog:
                 length, _crc, ts, due = HEADER.unpack_from(blob, offset)
                 body = blob[offset + HEADER.size: offset + HEADER.size + length]
                 budget -= length
-                yield Record(seg.first_seq + i, ts, due, body)
+                yield Batch(seg.first_seq + i, ts, due, [body])
             seq = seg.first_seq + end_index
 
     # -- reclaiming ---------------------------------------------------------------------
@@ -252,8 +311,7 @@ class TopicLog:
     def truncate_all(self) -> None:
         """Forget every record (topic empty): start a fresh segment numbered after the last one."""
         next_seq = self.next_seq
-        self._cache.clear()
-        self._cache_size = 0
+        self._drop_cache()
         old = self.segments
         self.segments, self._firsts = [], []
         self._new_segment(next_seq)

@@ -22,7 +22,7 @@ ID_LENGTH = 16
 
 _NAME = re.compile(r"^[.a-zA-Z0-9_-]+(#ephemeral)?$")
 _FRAME_HEAD = struct.Struct(">ii")
-_MESSAGE_HEAD = struct.Struct(">iiqH")  # size, frame type, timestamp ns, attempts
+MESSAGE_HEAD = struct.Struct(">iiqH")  # size, frame type, timestamp ns, attempts
 INT32 = struct.Struct(">i")
 
 
@@ -44,7 +44,7 @@ def response(data: bytes) -> bytes:
 
 
 def message_frame(timestamp_ns: int, attempts: int, msg_id: bytes, body: bytes) -> bytes:
-    return _MESSAGE_HEAD.pack(len(body) + 30, FRAME_MESSAGE, timestamp_ns, attempts) + msg_id + body
+    return MESSAGE_HEAD.pack(len(body) + 30, FRAME_MESSAGE, timestamp_ns, attempts) + msg_id + body
 
 
 def message_id(seq: int) -> bytes:

@@ -102,6 +102,13 @@ class Connection(asyncio.Protocol):
         while not self._closing and not self.closed:
             available = len(buf) - self._pos
             if self._phase == LINE:
+                pos = self._pos
+                # FIN's fast path (most of what a busy consumer sends): "FIN <16-char id>\n".
+                if (available >= 21 and buf[pos + 20] == 10 and buf.startswith(b"FIN ", pos)
+                        and self.channel is not None and self.channel.finish_id(self, bytes(buf[pos + 4:pos + 20]))):
+                    self._pos = pos + 21
+                    self.finish_count += 1
+                    continue
                 end = buf.find(b"\n", self._pos)
                 if end < 0:
                     if available > MAX_LINE:
@@ -180,6 +187,18 @@ class Connection(asyncio.Protocol):
             return
         self._out.append(data)
         self._out_bytes += len(data)
+        if self._out_bytes >= self.negotiated.output_buffer_size or self.capacity() <= 0:
+            self._schedule_flush()
+        elif self._flush_timer is None and not self._flush_scheduled:
+            self._flush_timer = asyncio.get_running_loop().call_later(self._buffer_timeout, self._flush)
+
+    def send_frames(self, frames: list[bytes], nbytes: int, count: int) -> None:
+        """:meth:`send_message` for several messages at once (``nbytes`` in all)."""
+        self.message_count += count
+        if self.closed:
+            return
+        self._out += frames
+        self._out_bytes += nbytes
         if self._out_bytes >= self.negotiated.output_buffer_size or self.capacity() <= 0:
             self._schedule_flush()
         elif self._flush_timer is None and not self._flush_scheduled:

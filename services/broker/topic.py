@@ -82,7 +82,7 @@ class Topic:
         """Append bodies; the future resolves once they are acknowledged (durable and visible)."""
         now = time.time_ns()
         due = now + defer_ms * 1_000_000 if defer_ms > 0 else 0
-        upto = self.log.append([(now, due, body) for body in bodies])
+        upto = self.log.append_batch(now, due, bodies)
         self.message_count += len(bodies)
         self.message_bytes += sum(len(b) for b in bodies)
         return self.committer.commit(self.log, upto, self._visible)

@@ -179,3 +179,22 @@ def _mpub(bodies: list[bytes]) -> bytes:
     import struct
 
     return struct.pack(">i", len(bodies)) + b"".join(struct.pack(">i", len(x)) + x for x in bodies)
+
+
+def test_recent_publishes_are_read_from_memory_as_whole_batches_and_older_ones_from_disk(tmp_path):
+    log = TopicLog(tmp_path, segment_bytes=1 << 20, cache_bytes=64 * 1024)
+    for batch in range(300):  # 300 publishes of 10 x 100 B: the first ones leave the cache
+        assert log.append_batch(batch, 0, [b"%03d-%d" % (batch, i) + b"." * 94 for i in range(10)]) == 10 * batch + 10
+    batches = list(log.read_batches(2990 - 5, 3000))
+    assert [(b.first, len(b.bodies)) for b in batches] == [(2985, 5), (2990, 10)]  # a publish's tail, a whole one
+    assert batches[1].timestamp_ns == 299 and batches[1].bodies[0].startswith(b"299-0")
+    records = list(log.read_range(0, 3000, max_bytes=1 << 30))
+    assert [r.seq for r in records] == list(range(3000))
+    assert all(r.body.startswith(b"%03d-%d" % (r.seq // 10, r.seq % 10)) and r.timestamp_ns == r.seq // 10
+               for r in records)
+    assert log.read(5).body.startswith(b"000-5") and log.read(2999).body.startswith(b"299-9")
+    assert log.read(3000) is None
+    log.close()
+    again = TopicLog(tmp_path, segment_bytes=1 << 20, cache_bytes=0)
+    assert [r.body for r in again.read_range(0, 3000, max_bytes=1 << 30)] == [r.body for r in records]
+    again.close()
