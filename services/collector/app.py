@@ -2,7 +2,9 @@
 
 Route order is the contract of DESIGN §2 and snowplow-formats.md §1.1: ``/r/*`` (when redirects are
 off), then the reserved and mounted prefixes, then health/robots/status, the pixel paths and finally
-the catch-all ``/{vendor}/{version}`` — so ``/micro/all`` is never sunk as an event.
+the catch-all ``/{vendor}/{version}`` — so ``/micro/all`` is never sunk as an event.  The tracker
+hits themselves (GET/HEAD/POST on the pixel and catch-all routes) take the same decision in
+``exchange.py`` without a RequestHandler; ``server.py`` is the HTTP server (431, 408, raw headers).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import tornado.web
 from services.common.bus import Publisher, PublishError, tcp_addresses
 from services.common.settings import Settings
 
-from . import routes
+from . import routes, tracking
 from .cookies import CookiePolicy
 from .exchange import OriginApplication
 from .mounts import MountHandler, MountMatcher, Mounts, parse_mounts
@@ -35,7 +37,6 @@ from .sizes import SizeLimits
 from .spool import Spool
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("tornado.access")
 
 MAX_BODY_READ = 64 * 1024 * 1024  # bodies beyond the 413 limit are read and discarded up to this
 
@@ -52,19 +53,10 @@ def new_counters() -> dict[str, Any]:
 
 
 def log_request(handler: tornado.web.RequestHandler) -> None:
-    """Access log: tracker hits at DEBUG (the hot path must not pay for a log line), failures louder."""
-    status = handler.get_status()
-    if status < 400:
-        if not access_log.isEnabledFor(logging.DEBUG):
-            return
-        level = logging.DEBUG
-    elif status < 500:
-        level = logging.INFO
-    else:
-        level = logging.WARNING
+    """Access log of the RequestHandler routes, as the hot path logs (tracker hits at DEBUG)."""
     request = handler.request
-    access_log.log(level, "%d %s %s (%s) %.2fms", status, request.method, request.uri, request.remote_ip,
-                   1000.0 * request.request_time())
+    tracking.log_access(handler.get_status(), request.method or "", request.uri or "", request.remote_ip,
+                        request.request_time())
 
 
 def make_app(

@@ -192,4 +192,4 @@ class Exchange(tornado.httputil.HTTPMessageDelegate):
         conn.finish()
         if status >= 400 or tracking.access_log.isEnabledFor(logging.DEBUG):
             tracking.log_access(status, self.method, self.uri, getattr(conn.context, "remote_ip", None),  # type: ignore[attr-defined]
-                                self.started)
+                                time.time() - self.started)

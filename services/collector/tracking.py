@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
-import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -152,7 +151,7 @@ def bounce(ctx: Any, hit: Hit, out: list[tuple[str, str]]) -> Answer:
     return Answer(302, out, route="bounce")
 
 
-def log_access(status: int, method: str, uri: str, remote_ip: str | None, started: float) -> None:
+def log_access(status: int, method: str, uri: str, remote_ip: str | None, seconds: float) -> None:
     """Access log: tracker hits at DEBUG (the hot path must not pay for a log line), failures louder."""
     if status < 400:
         if not access_log.isEnabledFor(logging.DEBUG):
@@ -162,4 +161,4 @@ def log_access(status: int, method: str, uri: str, remote_ip: str | None, starte
         level = logging.INFO
     else:
         level = logging.WARNING
-    access_log.log(level, "%d %s %s (%s) %.2fms", status, method, uri, remote_ip, 1000.0 * (time.time() - started))
+    access_log.log(level, "%d %s %s (%s) %.2fms", status, method, uri, remote_ip, 1000.0 * seconds)

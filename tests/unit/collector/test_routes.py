@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+
+from services.collector.tracking import PIXEL
 
 from .helpers import CollectorTestCase
 
@@ -181,6 +184,40 @@ class ReservedPrefixes(CollectorTestCase):
         # /microsite/v1 is not under /micro: it is an ordinary two-segment tracker path.
         assert self.req("/microsite/v1").code == 200
         assert self.only_payload().path == "/microsite/v1"
+
+
+class HotPathProtocol(CollectorTestCase):
+    """The tracker hot path (no RequestHandler) speaks HTTP like the rest of the origin."""
+
+    def exchange(self, data: bytes) -> bytes:
+        from tornado.tcpclient import TCPClient
+
+        async def run() -> bytes:
+            stream = await TCPClient().connect("127.0.0.1", self.get_http_port())
+            await stream.write(data)
+            return await stream.read_until_close()
+
+        return self.io_loop.run_sync(run, timeout=20)
+
+    def test_http_1_0_pipelining_and_head(self):
+        answer = self.exchange(b"GET /i?e=pv&n=1 HTTP/1.0\r\n\r\n")  # HTTP/1.0: answered, then closed
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(PIXEL)
+        answer = self.exchange(b"GET /i?e=pv&n=2 HTTP/1.1\r\nHost: h\r\n\r\n"
+                               b"HEAD /i?e=pv&n=3 HTTP/1.1\r\nHost: h\r\n\r\n"
+                               b"POST " + TP2.encode() + b" HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+                               b"Connection: close\r\n\r\n{}")
+        heads = re.findall(rb"HTTP/1\.1 \d{3} [^\r]*\r\n(?:[^\r]+\r\n)*\r\n", answer)
+        assert [h.split(b"\r\n")[0] for h in heads] == [b"HTTP/1.1 200 OK"] * 3
+        assert b"Content-Length: 43" in heads[1] and answer.endswith(b"ok")
+        assert b"Connection: close" in heads[2]
+        assert [p.querystring for p in self.publisher.raw()] == ["e=pv&n=1", "e=pv&n=2", "e=pv&n=3", ""]
+
+    def test_counted_by_route_and_status(self):
+        self.req("/i?e=pv")
+        self.req(TP2, "POST", BODY)
+        self.req(TP2, "POST", b"x" * (2 * 1_048_576 + 1))
+        requests = self._app.counters["requests"]
+        assert requests["pixel"] == {"200": 1} and requests["track"] == {"200": 1, "413": 1}
 
 
 def test_pixel_constant_matches_spec():
