@@ -235,8 +235,9 @@ def test_unreachable_database_is_an_enrichment_failures_bad_row(db, iglu_central
 
 
 def test_a_database_that_never_answers_fails_in_bounded_time_without_blocking_the_loop(db, runners):
-    """A listener that accepts and stays silent: the driver's connect timeout ends the wait, while
-    the event loop keeps running other work."""
+    """A listener that accepts and stays silent: the driver's timeouts end the wait (psycopg's connect
+    timeout, 5 s; PyMySQL reads the greeting with its read timeout, 10 s), while the event loop keeps
+    running other work."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
