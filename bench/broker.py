@@ -238,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
           f"-> broker/raw ratio {result['msgs_per_s'] / raw['msgs_per_s']:.2f}")
     counters = status["counters"]
     per_pass = counters["published"] / max(counters["fsync_passes"], 1)
+    print(f"broker TCP: {counters['tcp_reads']:,} reads, {counters['tcp_writes']:,} message writes "
+          f"({total / max(counters['tcp_writes'], 1):.0f} msgs each)")
     print(f"fsync passes {counters['fsync_passes']:,} ({per_pass:.0f} msgs each), {counters['fsync_seconds']:.1f} s syncing")
     print(f"CPU per message (user+sys): broker {1e6 * cpu_broker / total:.1f} us ({cpu_broker:.1f} s, "
           f"{cpu_broker_sys:.1f} s in the kernel), pynsq {'writer+' if args.one_process else ''}Reader "

@@ -150,6 +150,7 @@ class Broker:
             "disk_bytes": disk,
             "fsync_passes": c.passes,
             "fsync_seconds": round(c.sync_seconds, 3),
+            "tcp_reads": self.counters["tcp_reads"], "tcp_writes": self.counters["tcp_writes"],
         }
         return {"counters": counters, "topics": topics, "tcp_port": self.tcp_port, "http_port": self.http_port,
                 "durability": "fsync" if c.fsync else "os"}

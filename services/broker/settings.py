@@ -21,6 +21,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker.max_heartbeat_interval_ms", 60_000, "Largest heartbeat_interval a client may ask for in IDENTIFY."),
     Setting("broker.max_output_buffer_timeout_ms", 25,
             "Cap on a client's output_buffer_timeout: message frames wait at most this long to be batched."),
+    Setting("broker.consumer_read_delay_ms", 2,
+            "A consumer with more than half its RDY in flight has its next commands (FINs) read after this "
+            "pause, so a burst costs one wake-up; 0: read at once."),
     Setting("broker.segment_bytes", 64 * 1024 * 1024, "Size at which a topic's log segment is closed; finished segments are deleted."),
     Setting("broker.cache_bytes", 4 * 1024 * 1024, "Recently published bytes kept in memory per topic so consumers rarely read disk."),
     Setting("broker.tick_ms", 50, "Timer resolution for msg_timeout, REQ/DPUB delays and channel checkpoints."),

@@ -63,7 +63,9 @@ class Connection(asyncio.Protocol):
         self._flush_timer: asyncio.TimerHandle | None = None
         self._buffer_timeout = self._output_timeout()
         self._pending: collections.deque[list] = collections.deque()
-        self._paused = False
+        self._paused = False  # reading paused: too many unanswered publishes
+        self._napping = False  # reading paused: a busy consumer's FINs are gathered (broker.consumer_read_delay_ms)
+        self._read_delay = int(self.settings["broker.consumer_read_delay_ms"]) / 1000
         self._closing = False
         self.closed = False
 
@@ -79,6 +81,7 @@ class Connection(asyncio.Protocol):
         self.broker.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
+        self.broker.counters["tcp_reads"] += 1
         self.last_read = time.monotonic()
         self._in += data
         try:
@@ -91,6 +94,19 @@ class Connection(asyncio.Protocol):
         if self._pos and (self._pos >= len(self._in) or self._pos > 1 << 20):
             del self._in[:self._pos]
             self._pos = 0
+        if (self._read_delay and channel is not None and not self._napping and not self.closed
+                and 2 * len(self.in_flight) > self.ready_count):
+            # A consumer with more than half its RDY still in flight does not starve if its next
+            # FINs wait a moment: read them in one go (one wake-up, one refill) instead of a few
+            # at a time.
+            self._napping = True
+            self.transport.pause_reading()
+            asyncio.get_running_loop().call_later(self._read_delay, self._wake)
+
+    def _wake(self) -> None:
+        self._napping = False
+        if not self._paused and not self.closed:
+            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.close()
@@ -229,6 +245,7 @@ class Connection(asyncio.Protocol):
             self._flush_timer.cancel()
             self._flush_timer = None
         if self._out and not self.closed and self.transport is not None:
+            self.broker.counters["tcp_writes"] += 1
             self.transport.write(b"".join(self._out))
         self._out.clear()
         self._out_bytes = 0
@@ -264,7 +281,8 @@ class Connection(asyncio.Protocol):
                 self._write(protocol.response(data))
         if self._paused and len(pending) <= MAX_PENDING // 2 and not self.closed:
             self._paused = False
-            self.transport.resume_reading()
+            if not self._napping:
+                self.transport.resume_reading()
 
     def heartbeat(self, now: float) -> None:
         """Called by the broker's ticker: send ``_heartbeat_``; drop a client silent for 2 intervals."""
