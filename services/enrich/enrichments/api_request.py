@@ -9,6 +9,7 @@ input skips the call; a failed call or a missing output is an enrichment failure
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import json
 import re
@@ -123,7 +124,8 @@ class ApiRequest(Enrichment):
                 found = [m.value for m in path.find(response)]
                 if not found:
                     raise ValueError(f"JSONPath {text} matched nothing in the response of {url}")
-                contexts.append({"schema": schema, "data": found[0]})
+                # a copy: later enrichments (PII) may rewrite entities in place; the cache keeps its own
+                contexts.append({"schema": schema, "data": copy.deepcopy(found[0])})
             return contexts
         except (ValueError, OSError, tornado.httpclient.HTTPError) as exc:
             if conf.ignore_on_error:

@@ -73,6 +73,18 @@ def test_call_output_cache_and_auth():
     assert calls == [("GET", "alice", "Basic dTpw")]  # the second event was answered by the cache
 
 
+def test_a_cached_response_is_not_changed_by_rewriting_an_entity():
+    async def body(port, calls):
+        api = ApiRequest()
+        conf = api.parse(sdj(SCHEMA, params(port)))
+        out = await api.enrich(EnrichedEvent(user_id="alice"), ctx(), conf)
+        out[0]["data"]["id"] = "pseudonymised"  # what the PII enrichment does to derived entities
+        return await api.enrich(EnrichedEvent(user_id="alice"), ctx(), conf), calls
+    again, calls = asyncio.run(with_server(body))
+    assert again == [{"schema": OUT, "data": {"id": "alice", "plan": "pro"}}]
+    assert len(calls) == 1
+
+
 def test_post_sends_inputs_as_json():
     async def body(port, calls):
         api = ApiRequest()
