@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+import tornado.http1connection
 import tornado.httpserver
 import tornado.httputil
 import tornado.ioloop
@@ -36,6 +37,24 @@ class _Pending:
         self.conn = conn
         self.since = since
         self.started: float | None = None
+
+
+class _OriginConnection(tornado.http1connection.HTTP1Connection):
+    """Tornado's HTTP/1 connection, keeping ``headers.raw_pairs`` and marking ``headers.too_large``."""
+
+    header_limit: int | None = None
+
+    def _parse_headers(self, data: bytes) -> tuple[str, tornado.httputil.HTTPHeaders]:
+        start_line, headers = super()._parse_headers(data)
+        if self.header_limit is not None and len(data) > self.header_limit:
+            headers.too_large = self.header_limit  # type: ignore[attr-defined]
+        text = data.decode("latin1").lstrip("\r\n")
+        eol = text.find("\n")
+        try:
+            headers.raw_pairs = parse_raw_pairs(text[eol + 1:] if eol >= 0 else "")  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - never fail a request over the copy
+            log.debug("could not keep raw headers", exc_info=True)
+        return start_line, headers
 
 
 class OriginServer(tornado.httpserver.HTTPServer):
@@ -75,29 +94,14 @@ class OriginServer(tornado.httpserver.HTTPServer):
             self._pending[server_conn] = _Pending(request_conn, time.monotonic())
         else:
             pending.conn, pending.since, pending.started = request_conn, time.monotonic(), None
-        parse = getattr(request_conn, "_parse_headers", None)
-        if parse is not None:
-            request_conn._parse_headers = self._header_parser(parse)
+        if type(request_conn) is tornado.http1connection.HTTP1Connection:
+            # A class swap, not a per-request closure: a closure over the connection's own bound
+            # method made every request's connection cyclic garbage (GC pauses, p99 latency).
+            request_conn.__class__ = _OriginConnection
+            request_conn.header_limit = self.header_limit
         if not self.xheaders and hasattr(self.request_callback, "start_request"):
             return self.request_callback.start_request(server_conn, request_conn)
         return super().start_request(server_conn, request_conn)
-
-    def _header_parser(self, parse: Any) -> Any:
-        limit = self.header_limit
-
-        def parse_keeping_raw(data: bytes) -> tuple[str, tornado.httputil.HTTPHeaders]:
-            start_line, headers = parse(data)
-            if limit is not None and len(data) > limit:
-                headers.too_large = limit
-            text = data.decode("latin1").lstrip("\r\n")
-            eol = text.find("\n")
-            try:
-                headers.raw_pairs = parse_raw_pairs(text[eol + 1:] if eol >= 0 else "")
-            except Exception:  # noqa: BLE001 - never fail a request over the copy
-                log.debug("could not keep raw headers", exc_info=True)
-            return start_line, headers
-
-        return parse_keeping_raw
 
     def on_close(self, server_conn: object) -> None:
         self._pending.pop(server_conn, None)
