@@ -284,12 +284,22 @@ class TopicLog:
                 end_index += 1
             end = seg.record_end(end_index - 1)
             blob = os.pread(seg.fd, end - begin, begin)
+            # Consecutive records with the same timestamps (one publish) come out as one batch.
+            run: list[bytes] = []
+            run_first = run_ts = run_due = 0
+            offsets, unpack, head = seg.offsets, HEADER.unpack_from, HEADER.size
             for i in range(first, end_index):
-                offset = seg.offsets[i] - begin
-                length, _crc, ts, due = HEADER.unpack_from(blob, offset)
-                body = blob[offset + HEADER.size: offset + HEADER.size + length]
+                offset = offsets[i] - begin
+                length, _crc, ts, due = unpack(blob, offset)
+                if run and (ts != run_ts or due != run_due):
+                    yield Batch(run_first, run_ts, run_due, run)
+                    run = []
+                if not run:
+                    run_first, run_ts, run_due = seg.first_seq + i, ts, due
+                run.append(blob[offset + head: offset + head + length])
                 budget -= length
-                yield Batch(seg.first_seq + i, ts, due, [body])
+            if run:
+                yield Batch(run_first, run_ts, run_due, run)
             seq = seg.first_seq + end_index
 
     # -- reclaiming ---------------------------------------------------------------------

@@ -198,3 +198,13 @@ def test_recent_publishes_are_read_from_memory_as_whole_batches_and_older_ones_f
     again = TopicLog(tmp_path, segment_bytes=1 << 20, cache_bytes=0)
     assert [r.body for r in again.read_range(0, 3000, max_bytes=1 << 30)] == [r.body for r in records]
     again.close()
+
+
+def test_records_read_back_from_disk_come_in_batches_of_one_publish(tmp_path):
+    log = TopicLog(tmp_path, segment_bytes=1 << 20, cache_bytes=0)
+    log.append_batch(1, 0, [b"a", b"b", b"c"])
+    log.append_batch(2, 0, [b"d"])
+    log.append_batch(2, 7, [b"e", b"f"])
+    assert [(b.first, b.timestamp_ns, b.deliver_at_ns, b.bodies) for b in log.read_batches(1, 10)] == [
+        (1, 1, 0, [b"b", b"c"]), (3, 2, 0, [b"d"]), (4, 2, 7, [b"e", b"f"])]
+    log.close()
