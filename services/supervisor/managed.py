@@ -161,9 +161,11 @@ class Child:
         return False
 
     async def _watch(self) -> str:
-        """While the healthy process runs, probe its ``/health``; once every probe has failed for
-        ``supervisor.unhealthy_restart_after`` seconds, kill it.  Returns why the process ended:
-        ``unhealthy`` (killed here) or ``exited`` (crashed, or stopped on request)."""
+        """While the healthy process runs, probe its ``/health``; once no probe has been answered for
+        ``supervisor.unhealthy_restart_after`` seconds, kill it.  A service that answers but reports
+        itself unhealthy (e.g. 503 while its broker is away) is left running: a restart would not
+        bring its peer back.  Returns why the process ended: ``unhealthy`` (killed here) or
+        ``exited`` (crashed, or stopped on request)."""
         after = float(self.sup.settings["supervisor.unhealthy_restart_after"])
         if after <= 0:
             return "exited"
@@ -182,15 +184,15 @@ class Child:
             next_probe = now + interval
             if not self.alive() or not self.wanted:
                 continue
-            if status == 200:
+            if status != 0:
                 if failing_since is not None:
-                    log.info("%s answers /health again after %.1f s", self.name, now - failing_since)
+                    log.info("%s answers /health again (%d) after %.1f s", self.name, status, now - failing_since)
                 failing_since = None
                 continue
             if failing_since is None:
                 failing_since = probed
-                log.warning("%s (pid %d) did not answer /health (%s); restarting it if that lasts %.0f s",
-                            self.name, self.proc.pid, status or "no answer", after)
+                log.warning("%s (pid %d) did not answer /health; restarting it if that lasts %.0f s",
+                            self.name, self.proc.pid, after)
             if now - failing_since >= after:
                 log.error("%s (pid %d) has not answered /health for %.1f s (supervisor.unhealthy_restart_after "
                           "= %.0f s): killing it to restart it", self.name, self.proc.pid, now - failing_since, after)

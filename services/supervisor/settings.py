@@ -14,8 +14,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("supervisor.stop_timeout", 9.0, "Seconds to stop the whole stack on shutdown; services still running then are killed."),
     Setting("supervisor.backoff_max", 30.0, "Longest pause in seconds between restarts of a service that keeps crashing (doubles from 1 s)."),
     Setting("supervisor.unhealthy_restart_after", 30.0,
-            "Seconds a running service may fail every /health check (no answer or not 200) before it is killed "
-            "(SIGTERM, then SIGKILL) and restarted with the crash backoff; 0: never."),
+            "Seconds a running service may leave every /health check unanswered (hung, SIGSTOP'd) before it is "
+            "killed (SIGTERM, then SIGKILL) and restarted with the crash backoff; 0: never."),
     Setting("supervisor.services", [], "Services to run (comma-separated names; empty: every service in the topology).", type=list),
     Setting("lab.port", 8888, "Port of JupyterLab started by `mini lab`."),
     Setting("lab.ip", "127.0.0.1", "Address JupyterLab binds (`mini lab`)."),

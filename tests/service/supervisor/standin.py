@@ -1,5 +1,6 @@
 """A stand-in service for supervisor tests: ``/health`` on a free port, run file with the peer address
-it was given (``MINI_STANDIN_PEER``); ``STANDIN_HANG=1`` makes it hang before ever serving."""
+it was given (``MINI_STANDIN_PEER``); ``STANDIN_HANG=1`` makes it hang before ever serving; while the
+file ``STANDIN_SICK_FILE`` names exists, its ``/health`` answers 503."""
 
 import asyncio
 import os
@@ -27,7 +28,9 @@ class Running:
 async def start(settings):
     if os.environ.get("STANDIN_HANG"):
         await asyncio.Event().wait()
-    app = tornado.web.Application([(r"/health", HealthHandler)])
+    sick = os.environ.get("STANDIN_SICK_FILE")
+    check = (lambda: "sick" if os.path.exists(sick) else None) if sick else None
+    app = tornado.web.Application([(r"/health", HealthHandler, {"check": check})])
     server = app.listen(0, address="127.0.0.1")
     port = next(iter(server._sockets.values())).getsockname()[1]
     return Running(server, port)

@@ -1,6 +1,6 @@
 """Supervision rules with stand-in services (real processes, patched topology): a service that hangs
-before serving is killed and retried; a peer that comes back on another port gets its dependents
-restarted with the new address."""
+before serving is killed and retried; one that answers /health "unhealthy" is reported, not restarted;
+a peer that comes back on another port gets its dependents restarted with the new address."""
 
 from __future__ import annotations
 
@@ -58,6 +58,27 @@ def test_a_service_hanging_before_health_is_killed_and_retried(monkeypatch, tmp_
 
     run(monkeypatch, tmp_path, (standin("hang", 0),), scenario,
         STANDIN_HANG="1", MINI_SUPERVISOR_START_TIMEOUT="2", MINI_SUPERVISOR_BACKOFF_MAX="1")
+
+
+def test_a_service_answering_unhealthy_is_reported_but_not_restarted(monkeypatch, tmp_path):
+    sick = tmp_path / "sick"
+
+    async def scenario(sup):
+        await sup.start_all()
+        child = sup.children["s"]
+        pid = child.proc.pid
+        sick.touch()
+        deadline = asyncio.get_running_loop().time() + 6  # three times supervisor.unhealthy_restart_after
+        while asyncio.get_running_loop().time() < deadline:
+            assert child.restarts == 0 and child.proc.pid == pid
+            await asyncio.sleep(0.2)
+        assert (await child.status())["healthy"] is False
+        sick.unlink()
+        await until(lambda: child.state == "running")
+        assert child.restarts == 0 and child.proc.pid == pid
+
+    run(monkeypatch, tmp_path, (standin("s", 0),), scenario,
+        STANDIN_SICK_FILE=str(sick), MINI_SUPERVISOR_UNHEALTHY_RESTART_AFTER="2")
 
 
 def test_dependents_restart_when_a_peer_moves(monkeypatch, tmp_path):
