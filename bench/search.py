@@ -95,8 +95,10 @@ def bodies(start: int, stop: int, batch: int, index: str = "good") -> list[bytes
     return out
 
 
-def load(make_client, index: str, start: int, stop: int, batch: int, clients: int, pid: int | None) -> Load:
-    """Send documents ``start``..``stop`` in bulks from ``clients`` connections, CHUNK documents at a time."""
+def load(make_client, index: str, start: int, stop: int, batch: int, clients: int, pid: int | None,
+         progress: bool = False, budget: float = 0.0) -> Load:
+    """Send documents ``start``..``stop`` in bulks from ``clients`` connections, CHUNK documents at a time
+    (stopping after the chunk that exhausts ``budget`` seconds of loading, when given)."""
     result = Load()
     proc = psutil.Process(pid) if pid else None
     conns = [make_client() for _ in range(clients)]
@@ -124,6 +126,11 @@ def load(make_client, index: str, start: int, stop: int, batch: int, clients: in
             if proc:
                 result.cpu += sum(proc.cpu_times()[:2]) - cpu0
             result.docs += min(stop, chunk + CHUNK) - chunk
+            if progress:
+                print(f"  {min(stop, chunk + CHUNK)} documents: {result.rate:.0f} docs/s, "
+                      f"{result.cpu_us:.0f} us/doc ({loadavg()})", flush=True)
+            if budget and result.wall >= budget:
+                break
     return result
 
 
@@ -155,6 +162,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="concurrent bulk connections")
     parser.add_argument("--no-fsync", action="store_true", help="run the node with durability.fsync=false")
     parser.add_argument("--no-osmem", action="store_true", help="skip osmem-server (our node's figures only)")
+    parser.add_argument("--budget", type=float, default=0.0,
+                        help="seconds of loading allowed for --large (0: none); the queries then run at the size reached")
     parser.add_argument("--dir", default=None, help="parent of the node's temporary data dir (default: the system's)")
     args = parser.parse_args()
     n = 300 if args.smoke else args.docs
@@ -220,13 +229,16 @@ def compare_and_grow(node: SearchNode, n: int, args, repeat: int) -> None:
         for name in QUERIES:
             row(name + " ms", q_ours[name], q_theirs.get(name, float("nan")), 1)
         row("memory MiB (ours peak, osmem now)", peak_n, osmem_rss)
-        print(f"{'disk MiB (ours)':38} {disk_n:12.0f}")
+        print(f"{'disk MiB (ours)':38} {disk_n:12.0f}", flush=True)
         if args.large and args.large > n and not args.smoke:
-            l_more = load(lambda: node.client(timeout=600), "good", n, args.large, args.batch, args.clients, pid)
+            print(f"\nloading our node to {args.large} documents", flush=True)
+            l_more = load(lambda: node.client(timeout=600), "good", n, args.large, args.batch, args.clients, pid,
+                          progress=True, budget=args.budget)
             ours.indices.refresh(index="good")
-            assert ours.count(index="good")["count"] == args.large
+            reached = ours.count(index="good")["count"]
+            assert reached == n + l_more.docs
             q_large = run_queries(ours, "good", repeat)
-            print(f"\nsearch node alone at {args.large} documents ({loadavg()})")
+            print(f"\nsearch node alone at {reached} documents ({loadavg()})")
             print(f"{'bulk docs/s (the extra documents)':38} {l_more.rate:12.0f}")
             print(f"{'bulk server CPU us/doc':38} {l_more.cpu_us:12.0f}")
             for name, value in q_large.items():
