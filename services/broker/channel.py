@@ -358,11 +358,8 @@ class Channel:
     def finish_id(self, client: Client, raw_id: bytes) -> bool:
         """FIN's fast path: finish ``raw_id`` if ``client`` owns it in flight; False for anything
         else (the caller then runs :meth:`finish`, which answers the right error)."""
-        try:
-            seq = int(raw_id, 16)
-        except ValueError:
-            return False
-        entry = self.unfinished.get(seq)
+        seq = protocol.parse_message_id(raw_id)
+        entry = self.unfinished.get(seq) if seq is not None else None
         if entry is None or entry.client is not client or entry.state != IN_FLIGHT:
             return False
         del self.unfinished[seq]

@@ -53,11 +53,14 @@ def message_id(seq: int) -> bytes:
 
 
 def parse_message_id(raw: bytes) -> int | None:
-    """The sequence number behind an id, or None when it is not one of ours (still 16 bytes)."""
+    """The sequence number behind an id, or None when it is not one of ours (still 16 bytes).
+    Only our own spelling counts: nsqd compares ids byte for byte, and ``int`` would also take
+    upper case, ``0x``, signs, underscores and surrounding spaces."""
     try:
-        return int(raw, 16)
+        seq = int(raw, 16)
     except ValueError:
         return None
+    return seq if b"%016x" % seq == raw else None
 
 
 class ClientError(Exception):

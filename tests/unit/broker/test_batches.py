@@ -1,0 +1,459 @@
+"""Messages delivered as whole publishes (batches): flow control, FIN/REQ/TOUCH of batch members,
+the FIN fast path with frames split at every byte, timeouts, disconnects, shared channels, DPUB,
+empty/delete and disk reclaim, all over real sockets against an in-process broker."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from services.broker.tcp import Connection
+
+from .conftest import run_broker
+
+
+def mpub(bodies: list[bytes]) -> bytes:
+    return struct.pack(">i", len(bodies)) + b"".join(struct.pack(">i", len(b)) + b for b in bodies)
+
+
+async def until(condition, what: str, timeout: float = 20.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def publish(b, topic: str, bodies: list[bytes]) -> None:
+    pub = await b.raw()
+    pub.send(b"MPUB " + topic.encode(), mpub(bodies))
+    assert await pub.frame() == (0, b"OK")
+    await pub.close()
+
+
+async def consumer(b, topic: str, channel: str = "c", rdy: int = 0, **identify):
+    raw = await b.raw()
+    if identify:
+        await raw.identify(**identify)
+    raw.send(b"SUB %s %s" % (topic.encode(), channel.encode()))
+    assert await raw.frame() == (0, b"OK")
+    if rdy:
+        raw.send(b"RDY %d" % rdy)
+    return raw
+
+
+async def nothing_more(raw, timeout: float = 0.3) -> bool:
+    """True if no frame other than heartbeats arrives in ``timeout`` (used only to show absence)."""
+    try:
+        await raw.frame(timeout=timeout)
+    except asyncio.TimeoutError:
+        return True
+    return False
+
+
+def clients(b, topic: str, channel: str = "c"):
+    return b.broker.get_topic(topic).channels[channel].clients
+
+
+# -- flow control -------------------------------------------------------------------------------
+
+def test_rdy_lowered_below_in_flight_holds_delivery_until_in_flight_drops_below_it(home):
+    async def scenario(b):
+        raw = await consumer(b, "t", rdy=10)
+        await publish(b, "t", [b"a%d" % i for i in range(10)])
+        ids = [(await raw.message())[2] for _ in range(10)]
+        (conn,) = clients(b, "t")
+        raw.send(b"RDY 3")
+        for msg_id in ids[:5]:
+            raw.send(b"FIN " + msg_id)
+        raw.send(b"NOP")
+        await until(lambda: len(conn.in_flight) == 5 and conn.ready_count == 3, "5 FINs and RDY 3")
+        await publish(b, "t", [b"b%d" % i for i in range(10)])
+        held = await nothing_more(raw)  # 5 in flight > RDY 3: nothing may be sent
+        peak = [len(conn.in_flight)]
+        for msg_id in ids[5:8]:
+            raw.send(b"FIN " + msg_id)  # in flight 2 < RDY 3: exactly one more
+        first = await raw.message()
+        await until(lambda: len(conn.in_flight) == 3, "in flight back to RDY")
+        peak.append(len(conn.in_flight))
+        extra = await nothing_more(raw)
+        return held, first, peak, extra, conn.ready_count
+
+    held, first, peak, extra, ready = run_broker(home, scenario)
+    assert held and extra
+    assert first[3] == b"b0" and first[1] == 1
+    assert peak == [5, 3] and ready == 3
+
+
+def test_batch_is_split_by_rdy_across_consumers_and_never_exceeds_it(home):
+    async def scenario(b):
+        raws = [await consumer(b, "t", rdy=3) for _ in range(3)]
+        await publish(b, "t", [b"m%d" % i for i in range(30)])
+        got = [[await raw.message() for _ in range(3)] for raw in raws]
+        conns = clients(b, "t")
+        at_rest = [len(c.in_flight) for c in conns]
+        quiet = [await nothing_more(raw) for raw in raws]
+        # Drain the rest, FINing each as it arrives.
+        seen = [m[2] for ms in got for m in ms]
+        for raw, ms in zip(raws, got):
+            for m in ms:
+                raw.send(b"FIN " + m[2])
+        while len(seen) < 30:
+            for raw in raws:
+                try:
+                    m = await raw.message(timeout=0.2)
+                except asyncio.TimeoutError:
+                    continue
+                assert all(len(c.in_flight) <= c.ready_count for c in conns)
+                seen.append(m[2])
+                raw.send(b"FIN " + m[2])
+        return at_rest, quiet, seen
+
+    at_rest, quiet, seen = run_broker(home, scenario)
+    assert at_rest == [3, 3, 3] and all(quiet)
+    assert len(seen) == 30 and len(set(seen)) == 30  # disjoint: no message to two consumers
+
+
+# -- FIN fast path ------------------------------------------------------------------------------
+
+class FakeTransport:
+    """Collects what a Connection writes, so input can be fed in chunks split exactly where a test says."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def get_extra_info(self, name: str, default=None):
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def frames(self) -> list[tuple[int, bytes]]:
+        out, pos = [], 0
+        while pos + 8 <= len(self.data):
+            size, kind = struct.unpack_from(">ii", self.data, pos)
+            if pos + 4 + size > len(self.data):
+                break
+            out.append((kind, bytes(self.data[pos + 8:pos + 4 + size])))
+            pos += 4 + size
+        return out
+
+
+def test_fin_fast_path_with_commands_split_at_every_byte(home):
+    """FIN/RDY/REQ/TOUCH/NOP and bad FINs mixed, fed in two chunks split at every position."""
+
+    async def one_split(b, k: int):
+        topic = f"split{k}"
+        transport = FakeTransport()
+        conn = Connection(b.broker)
+        conn.connection_made(transport)
+        conn.data_received(b"  V2SUB " + topic.encode() + b" c\nRDY 6\n")
+        await publish(b, topic, [b"%d" % i for i in range(6)])
+        await until(lambda: sum(k == 2 for k, _ in transport.frames()) == 6, "6 messages")
+        ids = [d[10:26] for kind, d in transport.frames() if kind == 2]
+        transport.data.clear()
+        stream = (b"FIN " + ids[0] + b"\nNOP\nTOUCH " + ids[1] + b"\nREQ " + ids[2] + b" 0\n"
+                  + b"FIN " + ids[0] + b"\n"  # already finished
+                  + b"FIN 00000000000000ff\n"  # never delivered
+                  + b"FIN " + ids[3] + b"\r\nRDY 4\nFIN " + ids[4] + b"\nFIN " + ids[5] + b"\n")
+        conn.data_received(stream[:k])
+        conn.data_received(stream[k:])
+        await until(lambda: any(kind == 2 for kind, _ in transport.frames()), "the REQ'd message again")
+        frames = transport.frames()
+        in_flight = sorted(conn.in_flight)
+        conn.close()
+        return stream, ids, frames, in_flight
+
+    async def scenario(b):
+        results = []
+        probe = await one_split(b, 0)
+        for k in range(1, len(probe[0])):
+            results.append((k, await one_split(b, k)))
+        return results
+
+    for k, (stream, ids, frames, in_flight) in run_broker(home, scenario, durability__fsync=False):
+        errors = [d for kind, d in frames if kind == 1]
+        messages = [d for kind, d in frames if kind == 2]
+        assert errors == [b"E_FIN_FAILED FIN " + ids[0] + b" failed ID not in flight",
+                          b"E_FIN_FAILED FIN 00000000000000ff failed ID not in flight"], k
+        assert len(messages) == 1 and messages[0][10:26] == ids[2], k
+        assert struct.unpack(">H", messages[0][8:10])[0] == 2, k  # its second attempt
+        assert in_flight == sorted(int(i, 16) for i in (ids[1], ids[2])), k
+
+
+def test_fin_of_another_clients_or_finished_message_is_not_fatal(home):
+    async def scenario(b):
+        a = await consumer(b, "t", rdy=5)
+        other = await consumer(b, "t", rdy=0)
+        await publish(b, "t", [b"%d" % i for i in range(5)])
+        ids = [(await a.message())[2] for _ in range(5)]
+        other.send(b"FIN " + ids[0])
+        stolen = await other.frame()
+        a.send(b"FIN " + ids[0] + b"\nFIN " + ids[0] + b"\nFIN " + ids[1])
+        again = await a.frame()
+        a.send(b"RDY 1")  # still connected and served: ids[2..4] in flight, so nothing comes
+        a.send(b"NOP")
+        await until(lambda: any(c.ready_count == 1 for c in clients(b, "t")), "RDY 1 read")
+        conn = next(c for c in clients(b, "t") if c.ready_count == 1)
+        await until(lambda: len(conn.in_flight) == 3, "two FINs applied")
+        return ids, stolen, again, conn.finish_count
+
+    ids, stolen, again, finished = run_broker(home, scenario)
+    assert stolen == (1, b"E_FIN_FAILED FIN " + ids[0] + b" failed client does not own message")
+    assert again == (1, b"E_FIN_FAILED FIN " + ids[0] + b" failed ID not in flight")
+    assert finished == 2
+
+
+def test_fin_of_a_non_canonical_spelling_of_an_id_is_not_in_flight(home):
+    """nsqd compares ids byte for byte: another spelling of a delivered id (upper case, 0x, sign,
+    underscore) is not that message; a leading space makes the id field empty (fatal)."""
+
+    async def scenario(b):
+        a = await consumer(b, "t", rdy=16)
+        await publish(b, "t", [b"%d" % i for i in range(16)])
+        ids = [(await a.message())[2] for _ in range(16)]
+        assert ids[10:14] == [b"000000000000000a", b"000000000000000b", b"000000000000000c", b"000000000000000d"]
+        (conn,) = clients(b, "t")
+        answers = []
+        for spelling in (b"000000000000000A", b"0x0000000000000b", b"+00000000000000c", b"0000000_0000000d"):
+            a.send(b"FIN " + spelling)
+            answers.append(await a.frame())
+        still = len(conn.in_flight)
+        a.send(b"FIN  00000000000000e")  # "FIN", "", "0..0e": nsqd reads an empty id
+        fatal = await a.frame()
+        return answers, still, fatal, await a.is_closed()
+
+    answers, still, fatal, closed = run_broker(home, scenario)
+    assert [kind for kind, _ in answers] == [1] * 4, answers
+    assert all(data.startswith(b"E_FIN_FAILED") and data.endswith(b"failed ID not in flight")
+               for _, data in answers), answers
+    assert still == 16
+    assert fatal == (1, b"E_INVALID invalid message ID") and closed
+
+
+# -- batch members: REQ, TOUCH, timeout, disconnect ---------------------------------------------
+
+def test_timeouts_of_a_batch_redeliver_only_unfinished_untouched_members(home):
+    async def scenario(b):
+        raw = await consumer(b, "t", rdy=5, msg_timeout=1000)
+        await publish(b, "t", [b"%d" % i for i in range(5)])
+        first = [await raw.message() for _ in range(5)]
+        ids = [m[2] for m in first]
+        raw.send(b"FIN " + ids[0])
+        raw.send(b"REQ " + ids[1] + b" 0")
+        again = await raw.message()  # the REQ'd one, at once, attempt 2
+        raw.send(b"FIN " + again[2])
+        redelivered = [await raw.message(timeout=15) for _ in range(3)]  # ids 2..4 time out
+        return ids, again, redelivered, b.broker.get_topic("t").channels["c"].timeout_count
+
+    ids, again, redelivered, timeouts = run_broker(home, scenario)
+    assert again[2] == ids[1] and again[1] == 2
+    assert sorted(m[2] for m in redelivered) == sorted(ids[2:])
+    assert all(m[1] == 2 for m in redelivered)
+    assert timeouts == 3
+
+
+def test_touch_of_a_batch_member_keeps_it_past_the_batch_deadline(home):
+    async def scenario(b):
+        raw = await consumer(b, "t", rdy=3, msg_timeout=2000)
+        await publish(b, "t", [b"%d" % i for i in range(3)])
+        ids = [(await raw.message())[2] for _ in range(3)]
+        channel = b.broker.get_topic("t").channels["c"]
+        raw.send(b"TOUCH " + ids[0])
+        # Keep TOUCHing ids[0] until the other two have timed out.
+        timed_out = []
+        while len(timed_out) < 2:
+            try:
+                m = await raw.message(timeout=0.5)
+                timed_out.append(m[2])
+                raw.send(b"FIN " + m[2])
+            except asyncio.TimeoutError:
+                pass
+            raw.send(b"TOUCH " + ids[0])
+        await until(lambda: channel.timeout_count == 2, "two timeouts")
+        raw.send(b"FIN " + ids[0])
+        raw.send(b"NOP")
+        await until(lambda: not channel.unfinished, "all finished")
+        return ids, timed_out, channel.timeout_count
+
+    ids, timed_out, timeouts = run_broker(home, scenario)
+    assert sorted(timed_out) == sorted(ids[1:]) and timeouts == 2
+
+
+def test_disconnect_with_part_of_a_batch_in_flight_requeues_the_rest_with_attempts(home):
+    async def scenario(b):
+        a = await consumer(b, "t", rdy=10)
+        await publish(b, "t", [b"%d" % i for i in range(10)])
+        got = [await a.message() for _ in range(10)]
+        for m in got[:4]:
+            a.send(b"FIN " + m[2])
+        a.send(b"NOP")
+        channel = b.broker.get_topic("t").channels["c"]
+        await until(lambda: len(channel.unfinished) == 6, "4 FINs")
+        await a.close()
+        await until(lambda: not channel.clients, "a gone")
+        b2 = await consumer(b, "t", rdy=10)
+        again = [await b2.message() for _ in range(6)]
+        quiet = await nothing_more(b2)
+        return got, again, quiet
+
+    got, again, quiet = run_broker(home, scenario)
+    assert [m[2] for m in again] == [m[2] for m in got[4:]]
+    assert all(m[1] == 2 for m in again) and quiet
+
+
+# -- DPUB, empty, delete ------------------------------------------------------------------------
+
+def test_deferred_publish_between_batches_waits_and_the_batches_do_not(home):
+    async def scenario(b):
+        pub = await b.raw()
+        pub.send(b"MPUB t", mpub([b"a0", b"a1", b"a2"]))
+        pub.send(b"DPUB t 800", b"later")
+        pub.send(b"MPUB t", mpub([b"b0", b"b1"]))
+        assert [await pub.frame() for _ in range(3)] == [(0, b"OK")] * 3
+        raw = await consumer(b, "t", rdy=10)  # first channel: inherits everything published
+        now = [await raw.message() for _ in range(5)]
+        channel = b.broker.get_topic("t").channels["c"]
+        deferred = channel.deferred_count
+        later = await raw.message(timeout=15)
+        return now, deferred, later
+
+    now, deferred, later = run_broker(home, scenario)
+    assert [m[3] for m in now] == [b"a0", b"a1", b"a2", b"b0", b"b1"]
+    assert deferred == 1 and later[3] == b"later" and later[1] == 1
+
+
+def test_channel_empty_with_a_batch_in_flight_then_fins_fail_softly_and_delivery_goes_on(home):
+    async def scenario(b):
+        import urllib.request
+
+        raw = await consumer(b, "t", rdy=5)
+        await publish(b, "t", [b"%d" % i for i in range(5)])
+        ids = [(await raw.message())[2] for _ in range(5)]
+        loop = asyncio.get_running_loop()
+        request = urllib.request.Request(f"{b.url}/channel/empty?topic=t&channel=c", method="POST")
+        await loop.run_in_executor(None, lambda: urllib.request.urlopen(request, timeout=10).read())
+        raw.send(b"FIN " + ids[0])
+        error = await raw.frame()
+        await publish(b, "t", [b"new"])
+        after = await raw.message()
+        return ids, error, after
+
+    ids, error, after = run_broker(home, scenario)
+    assert error == (1, b"E_FIN_FAILED FIN " + ids[0] + b" failed ID not in flight")
+    assert after[3] == b"new"
+
+
+def test_topic_delete_with_batches_cached_and_in_flight_closes_consumers_and_starts_afresh(home):
+    async def scenario(b):
+        import urllib.request
+
+        raw = await consumer(b, "t", rdy=3)
+        await publish(b, "t", [b"%d" % i for i in range(8)])
+        [await raw.message() for _ in range(3)]
+        loop = asyncio.get_running_loop()
+        request = urllib.request.Request(f"{b.url}/topic/delete?topic=t", method="POST")
+        await loop.run_in_executor(None, lambda: urllib.request.urlopen(request, timeout=10).read())
+        closed = await raw.is_closed()
+        fresh = await consumer(b, "t", rdy=10)
+        await publish(b, "t", [b"after"])
+        m = await fresh.message()
+        quiet = await nothing_more(fresh)
+        return closed, m, quiet
+
+    closed, m, quiet = run_broker(home, scenario)
+    assert closed and m[3] == b"after" and m[1] == 1 and quiet
+
+
+# -- disk -------------------------------------------------------------------------------------
+
+def test_segments_are_reclaimed_once_every_channel_finished_them_and_not_before(home):
+    async def scenario(b):
+        fast = await consumer(b, "t", "fast", rdy=50)
+        slow = await consumer(b, "t", "slow", rdy=50)
+        topic = b.broker.get_topic("t")
+        for n in range(6):
+            await publish(b, "t", [b"%d-%d-" % (n, i) + b"x" * 200 for i in range(10)])
+        fast_ids = [(await fast.message())[2] for _ in range(50)]
+        slow_ids = [(await slow.message())[2] for _ in range(50)]
+        for msg_id in fast_ids:
+            fast.send(b"FIN " + msg_id)
+        fast.send(b"NOP")
+        channel = topic.channels["fast"]
+        await until(lambda: channel.finish_count == 50 and channel.durable_floor >= 50, "fast checkpointed")
+        for _ in range(5):
+            b.broker.tick()
+        kept = len(topic.log.segments)
+        for msg_id in slow_ids:
+            slow.send(b"FIN " + msg_id)
+        slow.send(b"NOP")
+        await until(lambda: len(topic.log.segments) < kept, "reclaimed")
+        # Everything a channel still needs is readable: the last 10 messages of each.
+        rest_fast = [(await fast.message())[3] for _ in range(10)]
+        rest_slow = [(await slow.message())[3] for _ in range(10)]
+        first_left = topic.log.first_seq
+        return kept, rest_fast, rest_slow, first_left
+
+    kept, rest_fast, rest_slow, first_left = run_broker(home, scenario, broker__segment_bytes=1024,
+                                                        broker__cache_bytes=1024)
+    assert kept == 6  # one ~2.3 KB publish per 1 KB segment: none reclaimed while "slow" held them
+    assert rest_fast == rest_slow == [b"5-%d-" % i + b"x" * 200 for i in range(10)]
+    assert first_left == 50  # the five segments both channels finished, never the one still read
+
+
+# -- read delay (broker.consumer_read_delay_ms) ------------------------------------------------
+
+def test_a_lockstep_rdy_1_consumer_is_never_made_to_wait_for_its_fins_to_be_read(home):
+    """With RDY 1 every read has its one message in flight again by the time it ends: a read delay
+    would hold such a consumer (pynsq's default) to one message per delay."""
+
+    async def scenario(b):
+        await publish(b, "t", [b"%d" % i for i in range(20)])
+        raw = await consumer(b, "t", rdy=1)
+        naps = []
+        for _ in range(20):
+            m = await raw.message()
+            (conn,) = clients(b, "t")
+            naps.append(conn._napping)
+            raw.send(b"FIN " + m[2])
+        return naps
+
+    assert run_broker(home, scenario, broker__consumer_read_delay_ms=60_000) == [False] * 20
+
+
+def test_a_consumer_holding_most_of_its_rdy_still_gets_the_rest_and_its_fins_are_read(home):
+    """A busy consumer's reads are delayed, but what it waits for still arrives (no deadlock) and
+    everything it sends is read after the pause."""
+
+    async def scenario(b):
+        raw = await consumer(b, "t", rdy=64, heartbeat_interval=1000)
+        await publish(b, "t", [b"a%d" % i for i in range(40)])
+        held = [await raw.message() for _ in range(40)]
+        (conn,) = clients(b, "t")
+        raw.send(b"NOP")  # a read while 40 of 64 are in flight: the next one waits
+        await until(lambda: conn._napping, "a read delay")
+        await publish(b, "t", [b"b%d" % i for i in range(24)])
+        held += [await raw.message() for _ in range(24)]
+        for m in held:
+            raw.send(b"FIN " + m[2])
+        channel = b.broker.get_topic("t").channels["c"]
+        await until(lambda: channel.finish_count == 64, "every FIN read")
+        beat = await raw.frame(skip_heartbeats=False, timeout=10)
+        return conn.closed, beat
+
+    closed, beat = run_broker(home, scenario, broker__consumer_read_delay_ms=300)
+    assert not closed and beat == (0, b"_heartbeat_")
