@@ -168,6 +168,7 @@ class TopicLog:
         tail_crc = zlib.crc32(_TAIL.pack(timestamp_ns, deliver_at_ns))
         pack, crc32, head = HEADER.pack, zlib.crc32, HEADER.size
         offsets = seg.offsets
+        known = len(offsets)
         chunks = []
         pos = seg.size
         size = 0
@@ -181,8 +182,18 @@ class TopicLog:
         blob = b"".join(chunks)
         view = memoryview(blob)
         written = 0
-        while written < len(blob):
-            written += os.pwrite(seg.fd, view[written:], seg.size + written)
+        try:
+            while written < len(blob):
+                written += os.pwrite(seg.fd, view[written:], seg.size + written)
+        except OSError:
+            # Disk full or failing: the publish is refused, so none of its records may exist (the
+            # offsets would number phantoms; a written prefix on disk would come back on restart).
+            del offsets[known:]
+            try:
+                os.ftruncate(seg.fd, seg.size)
+            except OSError:
+                pass
+            raise
         seg.size = pos
         self.bytes_written += len(blob)
         self.dirty.add(seg)
