@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import heapq
 import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol as TypingProtocol
 
 from . import checkpoint, protocol
+from .deadlines import DEFERRED, IN_FLIGHT, READY, Deadlines, Entry
 from .protocol import nonfatal
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-READY, IN_FLIGHT, DEFERRED = 0, 1, 2
 EPHEMERAL_MAX_DEPTH = 10_000  # nsqd's default --mem-queue-size
 REFILL_DELAY = 0.002  # seconds a partly free client waits for more FINs before it is topped up
 
@@ -45,19 +44,6 @@ class Client(TypingProtocol):
     def kick(self) -> None: ...
 
 
-class Entry:
-    """An unfinished message.  ``token`` changes on every state change, so a stale deadline (an
-    earlier delivery's) is recognised; a message's first delivery always has token 1."""
-
-    __slots__ = ("attempts", "state", "client", "token")
-
-    def __init__(self, attempts: int = 0, state: int = READY, client: "Client | None" = None, token: int = 0):
-        self.attempts = attempts
-        self.state = state
-        self.client = client
-        self.token = token
-
-
 class Channel:
     def __init__(self, topic: "Topic", name: str, state_dir: Path | None, start_seq: int):
         self.topic = topic
@@ -68,10 +54,7 @@ class Channel:
         self.skip: set[int] = set()  # FIN'd before a restart, at or beyond the cursor
         self.unfinished: collections.OrderedDict[int, Entry] = collections.OrderedDict()
         self.ready: collections.deque[int] = collections.deque()
-        self._deferred: list[tuple[int, int, int]] = []  # (due ns, seq, token)
-        # (deadline ns, first seq, token, count): seqs first .. first+count-1 time out then unless
-        # their token moved on (a batch delivered at once shares one entry: its first token, 1).
-        self._timeouts: list[tuple[int, int, int, int]] = []
+        self.deadlines = Deadlines()
         self.deferred_count = 0
         self.clients: list[Client] = []
         self._rr = 0
@@ -317,7 +300,7 @@ class Channel:
             append(body)
             nbytes += size + 34
             seq += 1
-        heapq.heappush(self._timeouts, (now + client.msg_timeout_ms * 1_000_000, first, 1, len(bodies)))
+        self.deadlines.time_out(now + client.msg_timeout_ms * 1_000_000, first, 1, len(bodies))
         client.send_frames(frames, nbytes, len(bodies))
 
     def _deliver(self, client: Client, entry: Entry, seq: int, timestamp_ns: int, body: bytes, now: int) -> None:
@@ -326,8 +309,7 @@ class Channel:
         entry.client = client
         entry.token += 1
         client.in_flight.add(seq)
-        deadline = now + client.msg_timeout_ms * 1_000_000
-        heapq.heappush(self._timeouts, (deadline, seq, entry.token, 1))
+        self.deadlines.time_out(now + client.msg_timeout_ms * 1_000_000, seq, entry.token)
         client.send_message(protocol.message_frame(timestamp_ns, entry.attempts, protocol.message_id(seq), body))
 
     def _defer(self, seq: int, entry: Entry, due_ns: int) -> None:
@@ -335,7 +317,7 @@ class Channel:
         entry.client = None
         entry.token += 1
         self.deferred_count += 1
-        heapq.heappush(self._deferred, (due_ns, seq, entry.token))
+        self.deadlines.defer(due_ns, seq, entry.token)
 
     def _make_ready(self, seq: int, entry: Entry) -> None:
         if entry.state == DEFERRED:
@@ -397,51 +379,20 @@ class Channel:
     def touch(self, client: Client, seq: int | None, raw_id: bytes) -> None:
         entry = self._owned(client, seq, raw_id, "TOUCH", "E_TOUCH_FAILED")
         entry.token += 1
-        deadline = time.time_ns() + client.msg_timeout_ms * 1_000_000
-        heapq.heappush(self._timeouts, (deadline, seq, entry.token, 1))
-
-    def _compact_timeouts(self) -> None:
-        """Drop the deadlines of finished messages (left in the heap on FIN) so memory stays flat.
-        ``unfinished`` is in sequence order, so entries below its first key are finished outright."""
-        unfinished = self.unfinished
-        floor = next(iter(unfinished), None)
-        live = []
-        for item in self._timeouts:
-            _, first, token, count = item
-            if floor is None or first + count <= floor:
-                continue
-            for seq in range(max(first, floor), first + count):
-                entry = unfinished.get(seq)
-                if entry is not None and entry.token == token and entry.state == IN_FLIGHT:
-                    live.append(item)
-                    break
-        heapq.heapify(live)
-        self._timeouts = live
+        self.deadlines.time_out(time.time_ns() + client.msg_timeout_ms * 1_000_000, seq, entry.token)
 
     # -- timers -------------------------------------------------------------------------
 
     def tick(self, now_ns: int, checkpoint_s: float) -> None:
         changed = False
-        timeouts = self._timeouts
-        while timeouts and timeouts[0][0] <= now_ns:
-            _, first, token, count = heapq.heappop(timeouts)
-            for seq in range(first, first + count):
-                entry = self.unfinished.get(seq)
-                if entry is None or entry.token != token or entry.state != IN_FLIGHT:
-                    continue
-                if entry.client is not None:
-                    entry.client.in_flight.discard(seq)
-                self.timeout_count += 1
-                self._make_ready(seq, entry)
-                changed = True
-        if len(timeouts) > 2 * len(self.unfinished) + 4096:
-            self._compact_timeouts()
-        deferred = self._deferred
-        while deferred and deferred[0][0] <= now_ns:
-            _, seq, token = heapq.heappop(deferred)
-            entry = self.unfinished.get(seq)
-            if entry is None or entry.token != token or entry.state != DEFERRED:
-                continue
+        for seq, entry in self.deadlines.expired(now_ns, self.unfinished):
+            if entry.client is not None:
+                entry.client.in_flight.discard(seq)
+            self.timeout_count += 1
+            self._make_ready(seq, entry)
+            changed = True
+        self.deadlines.trim(self.unfinished)
+        for seq, entry in self.deadlines.due(now_ns, self.unfinished):
             self._make_ready(seq, entry)
             changed = True
         if self.ephemeral:
@@ -466,8 +417,7 @@ class Channel:
             client.in_flight.clear()
         self.unfinished.clear()
         self.ready.clear()
-        self._deferred.clear()
-        self._timeouts.clear()
+        self.deadlines.clear()
         self.deferred_count = 0
         self.skip.clear()
         self.cursor = self.topic.visible_end

@@ -52,6 +52,8 @@ async def start(settings: Any) -> Running:
     broker.start_ticker()
     # Every delivered message allocates a few tracked objects: collect young garbage less often, and
     # keep the start-up objects (modules, the data dir's state) out of every full collection.
+    # Collect first, so start-up garbage is freed rather than frozen for the process's life.
+    gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     return Running(broker, tcp, http)

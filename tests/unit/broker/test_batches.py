@@ -508,3 +508,39 @@ def test_restart_from_a_copy_taken_mid_batch_redelivers_exactly_the_unfinished(h
     assert sorted(again) == sorted(set(everything) - set(finished))
     assert len(again) == len(set(again))
     assert new == [b"new-0", b"new-1", b"new-2"]
+
+
+def test_cls_between_fast_path_fins_split_at_every_byte(home):
+    """FINs keep working after CLS (nsqd lets a closing client finish what it holds); nothing new
+    is sent to it whatever RDY says."""
+
+    async def one_split(b, k: int):
+        topic = f"cls{k}"
+        transport = FakeTransport()
+        conn = Connection(b.broker)
+        conn.connection_made(transport)
+        conn.data_received(b"  V2SUB " + topic.encode() + b" c\nRDY 3\n")
+        await publish(b, topic, [b"%d" % i for i in range(6)])
+        await until(lambda: sum(k == 2 for k, _ in transport.frames()) == 3, "3 messages")
+        ids = [d[10:26] for kind, d in transport.frames() if kind == 2]
+        transport.data.clear()
+        stream = b"FIN " + ids[0] + b"\nCLS\nFIN " + ids[1] + b"\nRDY 5\nFIN " + ids[2] + b"\nNOP\n"
+        conn.data_received(stream[:k])
+        conn.data_received(stream[k:])
+        channel = b.broker.get_topic(topic).channels["c"]
+        await until(lambda: channel.finish_count == 3 and transport.frames(), "3 FINs and CLOSE_WAIT")
+        await asyncio.sleep(0.05)  # not needed to pass: gives a wrong extra frame time to show up
+        frames, state = transport.frames(), (conn.state, len(conn.in_flight), len(channel.unfinished))
+        conn.close()
+        return len(stream), frames, state
+
+    async def scenario(b):
+        first = await one_split(b, 0)
+        return [first] + [await one_split(b, k) for k in range(1, first[0])]
+
+    for k, (_, frames, state) in enumerate(run_broker(home, scenario, durability__fsync=False)):
+        # A first chunk ending between "FIN id0" and a complete "CLS" refills the freed slot first.
+        refilled = 21 <= k < 25
+        assert [f for f in frames if f[0] != 2] == [(0, b"CLOSE_WAIT")], k
+        assert sum(f[0] == 2 for f in frames) == refilled, k
+        assert state == ("closing", refilled, refilled), k  # the rest were never read ahead
