@@ -249,7 +249,7 @@ def test_fin_of_a_non_canonical_spelling_of_an_id_is_not_in_flight(home):
 
 def test_timeouts_of_a_batch_redeliver_only_unfinished_untouched_members(home):
     async def scenario(b):
-        raw = await consumer(b, "t", rdy=5, msg_timeout=1000)
+        raw = await consumer(b, "t", rdy=5, msg_timeout=3000)
         await publish(b, "t", [b"%d" % i for i in range(5)])
         first = [await raw.message() for _ in range(5)]
         ids = [m[2] for m in first]
@@ -269,7 +269,7 @@ def test_timeouts_of_a_batch_redeliver_only_unfinished_untouched_members(home):
 
 def test_touch_of_a_batch_member_keeps_it_past_the_batch_deadline(home):
     async def scenario(b):
-        raw = await consumer(b, "t", rdy=3, msg_timeout=2000)
+        raw = await consumer(b, "t", rdy=3, msg_timeout=3000)
         await publish(b, "t", [b"%d" % i for i in range(3)])
         ids = [(await raw.message())[2] for _ in range(3)]
         channel = b.broker.get_topic("t").channels["c"]
@@ -322,7 +322,7 @@ def test_deferred_publish_between_batches_waits_and_the_batches_do_not(home):
     async def scenario(b):
         pub = await b.raw()
         pub.send(b"MPUB t", mpub([b"a0", b"a1", b"a2"]))
-        pub.send(b"DPUB t 800", b"later")
+        pub.send(b"DPUB t 3000", b"later")
         pub.send(b"MPUB t", mpub([b"b0", b"b1"]))
         assert [await pub.frame() for _ in range(3)] == [(0, b"OK")] * 3
         raw = await consumer(b, "t", rdy=10)  # first channel: inherits everything published
@@ -440,7 +440,7 @@ def test_a_consumer_holding_most_of_its_rdy_still_gets_the_rest_and_its_fins_are
     everything it sends is read after the pause."""
 
     async def scenario(b):
-        raw = await consumer(b, "t", rdy=64, heartbeat_interval=1000)
+        raw = await consumer(b, "t", rdy=64, heartbeat_interval=2000)
         await publish(b, "t", [b"a%d" % i for i in range(40)])
         held = [await raw.message() for _ in range(40)]
         (conn,) = clients(b, "t")
@@ -455,7 +455,7 @@ def test_a_consumer_holding_most_of_its_rdy_still_gets_the_rest_and_its_fins_are
         beat = await raw.frame(skip_heartbeats=False, timeout=10)
         return conn.closed, beat
 
-    closed, beat = run_broker(home, scenario, broker__consumer_read_delay_ms=300)
+    closed, beat = run_broker(home, scenario, broker__consumer_read_delay_ms=1000)
     assert not closed and beat == (0, b"_heartbeat_")
 
 
