@@ -22,7 +22,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker.max_output_buffer_timeout_ms", 25,
             "Cap on a client's output_buffer_timeout: message frames wait at most this long to be batched."),
     Setting("broker.consumer_read_delay_ms", 2,
-            "A consumer with more than half its RDY in flight has its next commands (FINs) read after this "
+            "A consumer with RDY >= 32 and more than half of it in flight has its next commands (FINs) read after this "
             "pause, so a burst costs one wake-up; 0: read at once."),
     Setting("broker.segment_bytes", 64 * 1024 * 1024, "Size at which a topic's log segment is closed; finished segments are deleted."),
     Setting("broker.cache_bytes", 4 * 1024 * 1024, "Recently published bytes kept in memory per topic so consumers rarely read disk."),
