@@ -344,20 +344,15 @@ class Channel:
         entry = self.unfinished.get(seq) if seq is not None else None
         if entry is None or entry.client is not client or entry.state != IN_FLIGHT:
             return False
-        del self.unfinished[seq]
-        client.in_flight.discard(seq)
-        self.finish_count += 1
-        self._dirty = True
-        if self.state_dir is not None:
-            self._acks += checkpoint.ACK.pack(seq)
-        self.pump_wanted = True
-        if not self._pump_soon:
-            self._pump_soon = True
-            asyncio.get_running_loop().call_soon(self._scheduled_pump)
+        self._finished(client, seq)
         return True
 
     def finish(self, client: Client, seq: int | None, raw_id: bytes) -> None:
         self._owned(client, seq, raw_id, "FIN", "E_FIN_FAILED")
+        self._finished(client, seq)
+
+    def _finished(self, client: Client, seq: int) -> None:
+        """Retire an in-flight message ``client`` owns: its ack goes to the next checkpoint."""
         del self.unfinished[seq]
         client.in_flight.discard(seq)
         self.finish_count += 1
