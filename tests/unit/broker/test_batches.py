@@ -153,19 +153,26 @@ class FakeTransport:
         return out
 
 
+async def subscribed(b, topic: str, rdy: int, published: int):
+    """A fake-transport consumer of ``topic``/c holding ``rdy`` of ``published`` messages: (conn,
+    transport with its output cleared, the held messages' ids)."""
+    transport = FakeTransport()
+    conn = Connection(b.broker)
+    conn.connection_made(transport)
+    conn.data_received(b"  V2SUB " + topic.encode() + b" c\nRDY %d\n" % rdy)
+    await publish(b, topic, [b"%d" % i for i in range(published)])
+    await until(lambda: sum(k == 2 for k, _ in transport.frames()) == rdy, f"{rdy} messages")
+    ids = [d[10:26] for kind, d in transport.frames() if kind == 2]
+    transport.data.clear()
+    return conn, transport, ids
+
+
 def test_fin_fast_path_with_commands_split_at_every_byte(home):
     """FIN/RDY/REQ/TOUCH/NOP and bad FINs mixed, fed in two chunks split at every position."""
 
     async def one_split(b, k: int):
         topic = f"split{k}"
-        transport = FakeTransport()
-        conn = Connection(b.broker)
-        conn.connection_made(transport)
-        conn.data_received(b"  V2SUB " + topic.encode() + b" c\nRDY 6\n")
-        await publish(b, topic, [b"%d" % i for i in range(6)])
-        await until(lambda: sum(k == 2 for k, _ in transport.frames()) == 6, "6 messages")
-        ids = [d[10:26] for kind, d in transport.frames() if kind == 2]
-        transport.data.clear()
+        conn, transport, ids = await subscribed(b, topic, rdy=6, published=6)
         stream = (b"FIN " + ids[0] + b"\nNOP\nTOUCH " + ids[1] + b"\nREQ " + ids[2] + b" 0\n"
                   + b"FIN " + ids[0] + b"\n"  # already finished
                   + b"FIN 00000000000000ff\n"  # never delivered
@@ -516,14 +523,7 @@ def test_cls_between_fast_path_fins_split_at_every_byte(home):
 
     async def one_split(b, k: int):
         topic = f"cls{k}"
-        transport = FakeTransport()
-        conn = Connection(b.broker)
-        conn.connection_made(transport)
-        conn.data_received(b"  V2SUB " + topic.encode() + b" c\nRDY 3\n")
-        await publish(b, topic, [b"%d" % i for i in range(6)])
-        await until(lambda: sum(k == 2 for k, _ in transport.frames()) == 3, "3 messages")
-        ids = [d[10:26] for kind, d in transport.frames() if kind == 2]
-        transport.data.clear()
+        conn, transport, ids = await subscribed(b, topic, rdy=3, published=6)
         stream = b"FIN " + ids[0] + b"\nCLS\nFIN " + ids[1] + b"\nRDY 5\nFIN " + ids[2] + b"\nNOP\n"
         conn.data_received(stream[:k])
         conn.data_received(stream[k:])
