@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import itertools
 import json
 import os
 import re
@@ -90,7 +91,10 @@ class Index:
         self.store = store
         self.name = name
         self.path = path
-        self.conn = connect(path, store.fsync, store.write_cache_mb)
+        # The writer's commits are not fsync'd by SQLite (that would stall the next batch behind the disk):
+        # the store fdatasyncs the WAL on its sync thread, and answers a request only after that.
+        self.conn = connect(path, False, store.write_cache_mb)
+        self._wal_fd: int | None = None
         self.conn.executescript(SCHEMA)
         _migrate(self.conn, path)
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
@@ -168,11 +172,10 @@ class Index:
     # ---- writes (writer thread) ----
     def _flush(self) -> None:
         if self._docs_pending:
-            self.conn.executemany("INSERT INTO docs(rowid, id, version, seq_no, source) VALUES (?, ?, ?, ?, ?)",
-                                  self._docs_pending)
+            self._insert("INSERT INTO docs(rowid, id, version, seq_no, source) VALUES ", 5, self._docs_pending)
             self._docs_pending = []
         if self._dv_pending:
-            self.conn.executemany("INSERT INTO dv(k, b) VALUES (?, ?)", self._dv_pending)
+            self._insert("INSERT INTO dv(k, b) VALUES ", 2, self._dv_pending)
             self._dv_pending = []
         if self._pending:
             pending = self._pending
@@ -186,6 +189,14 @@ class Index:
                 # and each retake waits for the prepare thread's switch interval (5 ms) while it parses.
                 self.conn.execute("INSERT INTO vals(f, v, k, c) SELECT value ->> 0, value ->> 1, value ->> 2, "
                                   "value ->> 3 FROM json_each(?)", (rows.decode("utf-8"),))
+
+    def _insert(self, head: str, width: int, rows: list[tuple]) -> None:
+        """Insert ``rows`` with one multi-row statement per 1,000: executemany releases and retakes the GIL
+        per row, and each retake can wait out the prepare thread's switch interval (5 ms)."""
+        one = "(" + ", ".join("?" * width) + ")"
+        for start in range(0, len(rows), 1000):
+            part = rows[start:start + 1000]
+            self.conn.execute(head + ", ".join([one] * len(part)), list(itertools.chain.from_iterable(part)))
 
     def _write_units(self, rowid: int, units: list[Unit]) -> None:
         get = self.fids.get
@@ -366,7 +377,27 @@ class Index:
                 pass
         return total
 
+    def sync_handle(self) -> int:
+        """A new descriptor for ``fdatasync`` of what the last COMMIT wrote: on the WAL file (the database when
+        there is none yet); the caller closes it, so it stays valid if the index is deleted meanwhile."""
+        if self._wal_fd is None:
+            try:
+                self._wal_fd = os.open(str(self.path) + "-wal", os.O_RDONLY)
+            except FileNotFoundError:
+                return os.open(str(self.path), os.O_RDONLY)
+        return os.dup(self._wal_fd)
+
+    def sync(self) -> None:
+        fd = self.sync_handle()
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+
     def close(self) -> None:
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
         try:
             self.conn.close()
         except sqlite3.Error:

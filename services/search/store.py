@@ -1,9 +1,9 @@
 """The durable index store: the indexes under ``$MINI_HOME/search/``, one writer thread and reader connections.
 
-All writes go through a prepare thread (parsing documents, in request order) and one writer thread that
-commits the pending requests together (group commit, fsync'd when ``durability.fsync``); a request is
-answered only after its commit, so an acknowledged document survives ``kill -9`` and is visible to the
-next search.
+All writes go through a prepare thread (parsing documents, in request order), one writer thread that
+commits the pending requests together (group commit) and, with ``durability.fsync``, a sync thread that
+fdatasyncs the committed WAL while the writer goes on with the next batch; a request is answered only
+after its commit (and sync), so an acknowledged document survives ``kill -9`` and is visible to the next search.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import collections
 import concurrent.futures
 import json
 import logging
+import os
 import queue
 import re
 import sqlite3
@@ -41,6 +42,7 @@ class Store:
         self.indexes: dict[str, Index] = {}
         self._jobs: "queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None]" = queue.Queue()
         self._prep: "queue.Queue[tuple | None]" = queue.Queue()
+        self._syncs: "queue.Queue[tuple[dict[int, int], list] | None]" = queue.Queue()
         self._local = threading.local()
         self.readers = concurrent.futures.ThreadPoolExecutor(reader_threads, thread_name_prefix="search-read")
         self.counters = collections.Counter()
@@ -50,6 +52,8 @@ class Store:
         self._writer.start()
         self._preparer = threading.Thread(target=self._prepare_loop, name="search-prepare", daemon=True)
         self._preparer.start()
+        self._syncer = threading.Thread(target=self._sync_loop, name="search-sync", daemon=True)
+        self._syncer.start()
 
     # ---- writer thread with group commit ----
     def write(self, job: Callable[[], Any]) -> concurrent.futures.Future:
@@ -101,6 +105,7 @@ class Store:
         while True:
             first = self._jobs.get()
             if first is None:
+                self._syncs.put(None)
                 return
             batch = [first]
             while True:
@@ -138,13 +143,50 @@ class Store:
                 except sqlite3.Error:
                     pass
                 index.committed(False)
-        for future, ok, value in results:
-            if commit_error is not None:
-                future.set_exception(SearchError(500, "exception", f"commit failed: {commit_error}"))
-            elif ok:
-                future.set_result(value)
+        if commit_error is None and self.fsync and touched:
+            fds: dict[int, int] = {}
+            try:
+                for key, index in touched.items():
+                    fds[key] = index.sync_handle()
+            except OSError as exc:
+                commit_error = exc
+                for fd in fds.values():
+                    os.close(fd)
             else:
-                future.set_exception(value)
+                self._syncs.put((fds, results))  # answered by the sync thread, after fdatasync
+                return
+        _answer(results, commit_error)
+
+    def _sync_loop(self) -> None:
+        """fdatasync the WAL files the writer committed (one per index for all waiting batches), then answer."""
+        while True:
+            first = self._syncs.get()
+            if first is None:
+                return
+            waiting = [first]
+            while True:
+                try:
+                    item = self._syncs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._syncs.put(None)
+                    break
+                waiting.append(item)
+            latest: dict[int, int] = {}
+            for fds, _ in waiting:
+                latest.update(fds)  # a later descriptor on the same file covers the earlier commits
+            error = None
+            for fd in latest.values():
+                try:
+                    os.fdatasync(fd)
+                except OSError as exc:
+                    log.exception("fdatasync failed")
+                    error = exc
+            for fds, results in waiting:
+                for fd in fds.values():
+                    os.close(fd)
+                _answer(results, error)
 
     def begin(self, index: Index) -> Index:
         """Called by a write job before touching ``index``: joins it to the batch's transaction."""
@@ -192,6 +234,8 @@ class Store:
         index.conn.execute("BEGIN IMMEDIATE")
         index.save_meta()
         index.conn.execute("COMMIT")
+        if self.fsync:
+            index.sync()
         index.committed(True)
         self.indexes[name] = index
         return index
@@ -281,9 +325,20 @@ class Store:
         self._prep.put(None)
         self._preparer.join(timeout=30)
         self._writer.join(timeout=30)
+        self._syncer.join(timeout=30)
         self.readers.shutdown(wait=True)
         for index in self.indexes.values():
             index.close()
+
+
+def _answer(results: list, commit_error: BaseException | None) -> None:
+    for future, ok, value in results:
+        if commit_error is not None:
+            future.set_exception(SearchError(500, "exception", f"commit failed: {commit_error}"))
+        elif ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _check_settings(flat: dict[str, Any]) -> None:

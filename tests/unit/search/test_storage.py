@@ -162,3 +162,26 @@ def test_a_data_dir_of_the_previous_layout_is_migrated(tmp_path):
         assert index.get(index.reader(), "b")[3] == '{"tag":"q","n":2}'
     finally:
         store.close()
+
+
+def test_a_bulk_larger_than_one_insert_statement_is_stored_whole_and_synced(tmp_path):
+    # 2 345 documents: more rows than one multi-row INSERT takes (1 000), answered after the sync thread's fdatasync
+    store = Store(tmp_path, fsync=True)
+    try:
+        lines = []
+        for i in range(2345):
+            lines += [{"index": {"_index": "many", "_id": str(i)}}, {"tag": f"t{i % 7}", "n": i}]
+        out = bulk(store, lines)
+        assert not out["errors"] and len(out["items"]) == 2345
+        index = store.indexes["many"]
+        assert index.conn.execute("SELECT count(*) FROM docs").fetchone()[0] == 2345
+        assert index.conn.execute("SELECT count(*) FROM dv").fetchone()[0] == 2345
+        assert hits(index, {"term": {"n": 2344}}) == ["2344"]
+        assert len(hits(index, {"term": {"tag": "t3"}}, size=1000)) == len(range(3, 2345, 7))
+    finally:
+        store.close()
+    store = Store(tmp_path, fsync=True)
+    try:
+        assert store.indexes["many"].get(store.indexes["many"].reader(), "1000")[0] == 1001
+    finally:
+        store.close()
