@@ -103,20 +103,10 @@ class Store:
 
     def _write_loop(self) -> None:
         while True:
-            first = self._jobs.get()
-            if first is None:
+            batch = _drain(self._jobs)
+            if batch is None:
                 self._syncs.put(None)
                 return
-            batch = [first]
-            while True:
-                try:
-                    item = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._jobs.put(None)
-                    break
-                batch.append(item)
             self._run_batch(batch)
 
     def _run_batch(self, batch: list) -> None:
@@ -160,19 +150,9 @@ class Store:
     def _sync_loop(self) -> None:
         """fdatasync the WAL files the writer committed (one per index for all waiting batches), then answer."""
         while True:
-            first = self._syncs.get()
-            if first is None:
+            waiting = _drain(self._syncs)
+            if waiting is None:
                 return
-            waiting = [first]
-            while True:
-                try:
-                    item = self._syncs.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._syncs.put(None)
-                    break
-                waiting.append(item)
             latest: dict[int, int] = {}
             for fds, _ in waiting:
                 latest.update(fds)  # a later descriptor on the same file covers the earlier commits
@@ -329,6 +309,24 @@ class Store:
         self.readers.shutdown(wait=True)
         for index in self.indexes.values():
             index.close()
+
+
+def _drain(q: queue.Queue) -> list | None:
+    """Block for one item, then take every item already queued (group commit); None once the stop
+    sentinel comes first.  A sentinel behind items is put back, so the next call stops."""
+    first = q.get()
+    if first is None:
+        return None
+    items = [first]
+    while True:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            return items
+        if item is None:
+            q.put(None)
+            return items
+        items.append(item)
 
 
 def _answer(results: list, commit_error: BaseException | None) -> None:
