@@ -1,4 +1,5 @@
-"""An in-process broker on free ports and a raw NSQ V2 socket client for protocol tests."""
+"""An in-process broker on free ports, a raw NSQ V2 socket client for protocol tests, and the small
+scenario steps (publish, subscribe, wait) the batch and FIN tests share."""
 
 from __future__ import annotations
 
@@ -122,3 +123,49 @@ def home(tmp_path):
     path = tmp_path / "mini-home"
     path.mkdir()
     return path
+
+
+# -- scenario steps ----------------------------------------------------------------------------
+
+def mpub(bodies: list[bytes]) -> bytes:
+    return struct.pack(">i", len(bodies)) + b"".join(struct.pack(">i", len(b)) + b for b in bodies)
+
+
+async def until(condition, what: str, timeout: float = 20.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def publish(b, topic: str, bodies: list[bytes]) -> None:
+    pub = await b.raw()
+    pub.send(b"MPUB " + topic.encode(), mpub(bodies))
+    assert await pub.frame() == (0, b"OK")
+    await pub.close()
+
+
+async def consumer(b, topic: str, channel: str = "c", rdy: int = 0, **identify):
+    raw = await b.raw()
+    if identify:
+        await raw.identify(**identify)
+    raw.send(b"SUB %s %s" % (topic.encode(), channel.encode()))
+    assert await raw.frame() == (0, b"OK")
+    if rdy:
+        raw.send(b"RDY %d" % rdy)
+    return raw
+
+
+async def nothing_more(raw, timeout: float = 0.3) -> bool:
+    """True if no frame other than heartbeats arrives in ``timeout`` (used only to show absence)."""
+    try:
+        await raw.frame(timeout=timeout)
+    except asyncio.TimeoutError:
+        return True
+    return False
+
+
+def clients(b, topic: str, channel: str = "c"):
+    return b.broker.get_topic(topic).channels[channel].clients
