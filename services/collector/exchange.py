@@ -6,7 +6,6 @@ cost about as much CPU per request as the collector's own work.  Every other req
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -15,15 +14,12 @@ import tornado
 import tornado.httputil
 import tornado.web
 
-from services.common.http import error_body
-
 from . import tracking
 from .cookies import http_date
 
 log = logging.getLogger(__name__)
 
 _SERVER = f"TornadoServer/{tornado.version}"
-_JSON = "application/json; charset=utf-8"
 _REASONS = tornado.httputil.responses
 
 
@@ -112,8 +108,7 @@ class Exchange(tornado.httputil.HTTPMessageDelegate):
             self._track()
         except Exception:  # noqa: BLE001 - a bug must not leave the client without an answer
             log.exception("tracking request %s %s failed", self.method, self.uri)
-            self._send(tracking.Answer(500, [("Content-Type", _JSON)],
-                                       json.dumps(error_body(500, "Internal Server Error")).encode()))
+            self._send(tracking.error(500, "Internal Server Error"))
 
     def on_connection_close(self) -> None:
         if self.fallback is not None:
@@ -136,8 +131,7 @@ class Exchange(tornado.httputil.HTTPMessageDelegate):
         ctx = self.app.ctx
         if self.route == "headers_too_large":
             limit = getattr(self.headers, "too_large", 0)
-            message = f"request line and headers exceed {limit} bytes"
-            self._send(tracking.Answer(431, [("Content-Type", _JSON)], json.dumps(error_body(431, message)).encode()))
+            self._send(tracking.error(431, f"request line and headers exceed {limit} bytes"))
             return
         if self.chunks is None:
             self._send(tracking.too_large(ctx, self.headers))

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import logging
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import tornado.httputil
+
+from services.common.http import error_body
 
 from . import cors, payload
 from .cookies import parse_cookies
@@ -24,6 +27,7 @@ access_log = logging.getLogger("tornado.access")
 PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
 NO_CACHE = "no-cache, no-store, must-revalidate"
 TEXT = "text/plain; charset=UTF-8"
+JSON = "application/json; charset=utf-8"
 REDIRECT = "/r/tp2"
 
 
@@ -66,6 +70,11 @@ def stored_track_path(request_path: str) -> str:
 def too_large(ctx: Any, headers: tornado.httputil.HTTPHeaders) -> Answer:
     return Answer(413, [*cors.tracking_headers(headers.get("Origin")), ("Content-Type", TEXT)],
                   f"Request body exceeds {ctx.drop_payload_size} bytes".encode())
+
+
+def error(status: int, message: str) -> Answer:
+    """An answer in the shared error shape (``services.common.http.error_body``)."""
+    return Answer(status, [("Content-Type", JSON)], json.dumps(error_body(status, message)).encode())
 
 
 def unavailable(headers: tornado.httputil.HTTPHeaders) -> Answer:
