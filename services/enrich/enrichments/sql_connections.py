@@ -204,7 +204,6 @@ def placeholders(sql: str, dialect: str) -> tuple[int, str]:
         ch = sql[i]
         end = i + 1
         if ch in quotes:
-            end = i + 1
             while end < n and sql[end] != ch:
                 if sql[end] == "\\" and dialect == "mysql":
                     end += 1
