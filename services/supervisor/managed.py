@@ -54,7 +54,6 @@ class Child:
         self.proc: subprocess.Popen | None = None
         self.state = "stopped"
         self.wanted = False
-        self.restarts = 0
         self.restart_reasons: collections.Counter[str] = collections.Counter()
         self.last_restart_reason: str | None = None
         self.started = 0.0
@@ -64,6 +63,10 @@ class Child:
         self.attempted = asyncio.Event()  # set after each start attempt: healthy, exited or timed out
         self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
+
+    @property
+    def restarts(self) -> int:
+        return sum(self.restart_reasons.values())
 
     @property
     def name(self) -> str:
@@ -100,7 +103,6 @@ class Child:
             self.ready.clear()
             if not self.wanted:
                 break
-            self.restarts += 1
             self.restart_reasons[reason] += 1
             self.last_restart_reason = reason
             ran = time.monotonic() - self.started
