@@ -152,7 +152,8 @@ async def start(settings: Settings) -> Running:
     # one access-log line per request would cost more than a bulk of small documents
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
     store = Store(settings.home / "search", fsync=bool(settings["durability.fsync"]),
-                  cache_mb=int(settings["search.cache_mb"]), write_cache_mb=int(settings["search.write_cache_mb"]))
+                  cache_mb=int(settings["search.cache_mb"]), write_cache_mb=int(settings["search.write_cache_mb"]),
+                  wal_cap_mb=int(settings["search.wal_cap_mb"]))
     app = make_app(settings, store)
     server = tornado.httpserver.HTTPServer(app, max_body_size=200 * 1024 * 1024, decompress_request=True)
     sockets = tornado.netutil.bind_sockets(int(settings["search.port"]), settings["search.address"])

@@ -94,6 +94,9 @@ class Index:
         # The writer's commits are not fsync'd by SQLite (that would stall the next batch behind the disk):
         # the store fdatasyncs the WAL on its sync thread, and answers a request only after that.
         self.conn = connect(path, False, store.write_cache_mb)
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")  # the store's checkpoint thread does it
+        self.page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        self.wal_frames = 0  # frames in the WAL at the last checkpoint (the store restarts it when too large)
         self._wal_fd: int | None = None
         self.conn.executescript(SCHEMA)
         _migrate(self.conn, path)
@@ -188,7 +191,7 @@ class Index:
                 # One statement for the whole batch: executemany would release and retake the GIL per row,
                 # and each retake waits for the prepare thread's switch interval (5 ms) while it parses.
                 self.conn.execute("INSERT INTO vals(f, v, k, c) SELECT value ->> 0, value ->> 1, value ->> 2, "
-                                  "value ->> 3 FROM json_each(?)", (rows.decode("utf-8"),))
+                                  "value ->> 3 FROM json_each(?) ORDER BY 1, 2, 3", (rows.decode("utf-8"),))
 
     def _insert(self, head: str, width: int, rows: list[tuple]) -> None:
         """Insert ``rows`` with one multi-row statement per 1,000: executemany releases and retakes the GIL

@@ -11,6 +11,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.cache_mb", 64, "SQLite page cache per index connection, in MiB (bounds memory)."),
     Setting("search.write_cache_mb", 256,
             "SQLite page cache of each index's writer connection, in MiB: inserts into a large index miss less."),
+    Setting("search.wal_cap_mb", 256,
+            "WAL size, in MiB, past which the writer restarts an index's WAL itself (a checkpoint thread copies it meanwhile)."),
     Setting("search.max_result_window", 10000, "Default index.max_result_window: the largest from+size a search may ask."),
     Setting("search.scroll_max_contexts", 500, "Open scroll contexts kept at most (oldest dropped first)."),
 )

@@ -4,6 +4,8 @@ All writes go through a prepare thread (parsing documents, in request order), on
 commits the pending requests together (group commit) and, with ``durability.fsync``, a sync thread that
 fdatasyncs the committed WAL while the writer goes on with the next batch; a request is answered only
 after its commit (and sync), so an acknowledged document survives ``kill -9`` and is visible to the next search.
+A checkpoint thread copies committed WAL pages into the database files meanwhile (SQLite would do it on the
+writer, inside COMMIT); the writer restarts a WAL itself only once it outgrew ``search.wal_cap_mb``.
 """
 
 from __future__ import annotations
@@ -33,16 +35,18 @@ class Store:
     """The set of indexes, the writer thread (group commit) and per-thread reader connections."""
 
     def __init__(self, root: Path, fsync: bool = True, cache_mb: int = 64, reader_threads: int = 2,
-                 write_cache_mb: int = 256):
+                 write_cache_mb: int = 256, wal_cap_mb: int = 256):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self.cache_mb = cache_mb
         self.write_cache_mb = write_cache_mb
+        self.wal_cap_mb = wal_cap_mb
         self.indexes: dict[str, Index] = {}
         self._jobs: "queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None]" = queue.Queue()
         self._prep: "queue.Queue[tuple | None]" = queue.Queue()
         self._syncs: "queue.Queue[tuple[dict[int, int], list] | None]" = queue.Queue()
+        self._checkpoints: "queue.Queue[Index | None]" = queue.Queue()
         self._local = threading.local()
         self.readers = concurrent.futures.ThreadPoolExecutor(reader_threads, thread_name_prefix="search-read")
         self.counters = collections.Counter()
@@ -54,6 +58,8 @@ class Store:
         self._preparer.start()
         self._syncer = threading.Thread(target=self._sync_loop, name="search-sync", daemon=True)
         self._syncer.start()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="search-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     # ---- writer thread with group commit ----
     def write(self, job: Callable[[], Any]) -> concurrent.futures.Future:
@@ -106,6 +112,7 @@ class Store:
             batch = _drain(self._jobs)
             if batch is None:
                 self._syncs.put(None)
+                self._checkpoints.put(None)
                 return
             self._run_batch(batch)
 
@@ -125,6 +132,7 @@ class Store:
                 index.conn.execute("COMMIT")
                 index.generation += 1
                 index.committed(True)
+                self._checkpoints.put(index)
             except sqlite3.Error as exc:
                 log.exception("commit failed on %s", index.name)
                 commit_error = exc
@@ -168,9 +176,50 @@ class Store:
                     os.close(fd)
                 _answer(results, error)
 
+    def _checkpoint_loop(self) -> None:
+        """PASSIVE checkpoints of the indexes the writer committed to, on connections of this thread's own."""
+        conns: dict[int, sqlite3.Connection] = {}
+        while True:
+            waiting = _drain(self._checkpoints)
+            if waiting is None:
+                break
+            for index in {id(i): i for i in waiting}.values():
+                if self.indexes.get(index.name) is not index:
+                    conn = conns.pop(id(index), None)
+                    if conn is not None:
+                        conn.close()
+                    continue
+                conn = conns.get(id(index))
+                try:
+                    if conn is None:
+                        conn = conns[id(index)] = connect(index.path, self.fsync, 2)
+                        if not self.fsync:
+                            conn.execute("PRAGMA synchronous=OFF")
+                    _, log_frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    index.wal_frames = log_frames
+                    self.counters["checkpoints"] += 1
+                except sqlite3.Error:
+                    log.exception("checkpoint of %s failed (the writer will checkpoint instead)", index.name)
+        for conn in conns.values():
+            conn.close()
+
+    def _restart_wal(self, index: Index) -> None:
+        """Restart a WAL grown past the cap, between two transactions: the background checkpoints never find
+        it idle while writes keep coming (most of its pages are copied already).  Readers still on older
+        snapshots are waited for briefly; if they stay, the next checkpoint report brings another attempt."""
+        index.wal_frames = 0
+        index.conn.execute("PRAGMA busy_timeout=250")
+        try:
+            busy = index.conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+        finally:
+            index.conn.execute("PRAGMA busy_timeout=60000")
+        self.counters["wal_restarts_deferred" if busy else "wal_restarts"] += 1
+
     def begin(self, index: Index) -> Index:
         """Called by a write job before touching ``index``: joins it to the batch's transaction."""
         if id(index) not in self._touched:
+            if index.wal_frames * index.page_size > self.wal_cap_mb * 2**20:
+                self._restart_wal(index)
             index.conn.execute("BEGIN IMMEDIATE")
             index.dirty = False
             self._touched[id(index)] = index
@@ -306,6 +355,7 @@ class Store:
         self._preparer.join(timeout=30)
         self._writer.join(timeout=30)
         self._syncer.join(timeout=30)
+        self._checkpointer.join(timeout=30)
         self.readers.shutdown(wait=True)
         for index in self.indexes.values():
             index.close()

@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from mini_kernel.testing.processes import wait_for
 from services.search import documents
 from services.search.search import Searcher
 from services.search.store import Store
@@ -183,5 +184,42 @@ def test_a_bulk_larger_than_one_insert_statement_is_stored_whole_and_synced(tmp_
     store = Store(tmp_path, fsync=True)
     try:
         assert store.indexes["many"].get(store.indexes["many"].reader(), "1000")[0] == 1001
+    finally:
+        store.close()
+
+
+def test_checkpoints_run_beside_the_writer_and_a_wal_past_its_cap_is_restarted(tmp_path):
+    # SQLite's automatic checkpoint is off on the writer: the checkpoint thread copies committed pages.  A
+    # reader holding an old snapshot keeps them in the WAL; once it is gone the writer restarts the WAL
+    # (past search.wal_cap_mb, 1 MiB here) between two transactions
+    store = Store(tmp_path, fsync=True, wal_cap_mb=1)
+
+    def load(start, n):
+        lines = []
+        for i in range(start, start + n):
+            lines += [{"index": {"_index": "w", "_id": str(i)}}, {"tag": f"t{i}", "note": f"{i}" * 100, "n": i}]
+        assert not bulk(store, lines)["errors"]
+    try:
+        load(0, 10)
+        index = store.indexes["w"]
+        assert index.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        reader = index.reader()
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM docs").fetchone()[0] == 10
+        for start in range(10, 3010, 1000):
+            load(start, 1000)
+        assert reader.execute("SELECT count(*) FROM docs").fetchone()[0] == 10  # its snapshot
+        reader.execute("COMMIT")
+        wait_for(lambda: index.wal_frames * index.page_size > 2**20, timeout=30)
+        load(3010, 10)
+        assert store.counters["checkpoints"] >= 1 and store.counters["wal_restarts"] >= 1
+        assert len(hits(index, {"range": {"n": {"gte": 3000}}})) == 20
+    finally:
+        store.close()
+    store = Store(tmp_path, fsync=True)
+    try:
+        index = store.indexes["w"]
+        assert index.conn.execute("SELECT count(*) FROM docs").fetchone()[0] == 3020
+        assert hits(index, {"term": {"tag": "t2999"}}) == ["2999"]
     finally:
         store.close()
