@@ -257,8 +257,18 @@ class Runner(Histograms):
             having = f" HAVING count(*) >= {min_count}" if min_count > 1 else ""
             # one pass: the buckets and, by a window over them, the total that sum_other_doc_count needs
             # (buckets under min_doc_count are dropped, not counted as "other")
-            found = self.conn.execute(f"SELECT v, c, sum(c) OVER () FROM (SELECT v, count(*) AS c {where} "
-                                      f"GROUP BY v{having}) ORDER BY {', '.join(sql_order)}{limit}", params).fetchall()
+            counted = f"SELECT v, count(*) AS c {where} GROUP BY v{having}"
+            fid = self.index.fids.get(field.path)
+            tables = self.index.segment_tables()
+            if len(tables) > 1 and src == (f"FROM vals WHERE f = {fid}", []):
+                # every owner: count in each segment along its primary key, then add up (over the merged
+                # view SQLite would sort all the field's values to group them)
+                arms = " UNION ALL ".join(f"SELECT v, count(*) AS n FROM {table} WHERE f = {fid}"
+                                          + "".join(" AND " + c for c in conds) + " GROUP BY v" for table in tables)
+                counted = f"SELECT v, sum(n) AS c FROM ({arms}) GROUP BY v" + having.replace("count(*)", "sum(n)")
+                params = extra * len(tables)
+            found = self.conn.execute(f"SELECT v, c, sum(c) OVER () FROM ({counted}) "
+                                      f"ORDER BY {', '.join(sql_order)}{limit}", params).fetchall()
             rows = [(v, c) for v, c, _ in found]
             total_pairs = found[0][2] if found else 0
         missing_bucket = None

@@ -37,7 +37,8 @@ class Node:
         counters = dict(self.counters)
         counters.update(self.store.counters)
         return {"counters": counters,
-                "indexes": {i.name: {"docs": i.doc_count, "bytes": i.size_bytes()} for i in self.store.indexes.values()}}
+                "indexes": {i.name: {"docs": i.doc_count, "bytes": i.size_bytes(), "segments": len(i.segments)}
+                            for i in self.store.indexes.values()}}
 
     # ---- searches (reader threads) ----
     def search(self, expr: str | None, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
@@ -153,7 +154,7 @@ async def start(settings: Settings) -> Running:
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
     store = Store(settings.home / "search", fsync=bool(settings["durability.fsync"]),
                   cache_mb=int(settings["search.cache_mb"]), write_cache_mb=int(settings["search.write_cache_mb"]),
-                  wal_cap_mb=int(settings["search.wal_cap_mb"]))
+                  wal_cap_mb=int(settings["search.wal_cap_mb"]), segment_docs=int(settings["search.segment_docs"]))
     app = make_app(settings, store)
     server = tornado.httpserver.HTTPServer(app, max_body_size=200 * 1024 * 1024, decompress_request=True)
     sockets = tornado.netutil.bind_sockets(int(settings["search.port"]), settings["search.address"])

@@ -2,7 +2,9 @@
 
 Tables: ``docs`` (rowid, _id, version, seq_no, _source), ``nested`` (one row per nested object, negative
 ids), ``vals`` — every indexed value as (field id, value, owner), clustered on (field, value, owner) so
-term, range and terms-aggregation queries are index range scans in SQLite — and ``dv``, each owner's values
+term, range and terms-aggregation queries are index range scans in SQLite; a view over the segment tables
+``vals_0``, ``vals_1``…, each holding the values of a stretch of ``search.segment_docs`` documents (by
+rowid), so a bulk inserts into a small B-tree however large the index — and ``dv``, each owner's values
 as one JSON object (``{"fid": [value or [value, count], ...]}``, see ``doc_values``): the owner-driven
 reads (sorting hits, small sets' aggregations, erasing a document) without a second index on ``vals``.
 The writer methods run on the store's writer thread only; readers use their own connections.
@@ -11,6 +13,7 @@ The writer methods run on the store's writer thread only; readers use their own 
 from __future__ import annotations
 
 import base64
+import bisect
 import collections
 import itertools
 import json
@@ -40,10 +43,11 @@ CREATE TABLE IF NOT EXISTS nested(nid INTEGER PRIMARY KEY, doc INTEGER NOT NULL,
                                   path TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS nested_doc ON nested(doc);
 CREATE INDEX IF NOT EXISTS nested_path ON nested(path, parent);
-CREATE TABLE IF NOT EXISTS vals(f INTEGER NOT NULL, v NOT NULL, k INTEGER NOT NULL, c INTEGER NOT NULL DEFAULT 1,
-                                PRIMARY KEY(f, v, k)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dv(k INTEGER PRIMARY KEY, b TEXT NOT NULL);
 """
+MAX_SEGMENTS = 400  # SQLite allows 500 terms in a compound SELECT (the view); segments also grow with the index
+SEGMENT = ("CREATE TABLE IF NOT EXISTS vals_{n}(f INTEGER NOT NULL, v NOT NULL, k INTEGER NOT NULL, "
+           "c INTEGER NOT NULL DEFAULT 1, PRIMARY KEY(f, v, k)) WITHOUT ROWID")
 log = logging.getLogger(__name__)
 _BAD_NAME = re.compile(r'[\\/*?"<>| ,#:]')
 VERSION_CREATED = "136407827"  # OpenSearch 2.19.x's index version id
@@ -100,7 +104,9 @@ class Index:
         self._wal_fd: int | None = None
         self.conn.executescript(SCHEMA)
         _migrate(self.conn, path)
+        _segment_layout(self.conn)
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
+        self.segments: list[int] = json.loads(meta.get("segments", "[1]"))  # first doc rowid of each segment
         self.uuid = meta.get("uuid") or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
         self.created = int(meta.get("created") or time.time() * 1000)
         self.settings: dict[str, Any] = json.loads(meta.get("settings", "{}"))
@@ -116,7 +122,8 @@ class Index:
         self.generation = 0  # bumps on every commit that changed something (scroll/caches)
         # Writes of the current batch not yet sent to SQLite (sent together with executemany), and what the
         # batch did to documents by _id (so a bulk looks its ids up once, and sees its own pending inserts).
-        self._pending: list[tuple] = []
+        self._pending: dict[int, list[tuple]] = {}  # segment → its vals rows
+        self._pending_rows = 0
         self._docs_pending: list[tuple] = []
         self._dv_pending: list[tuple] = []
         self._known: dict[str, tuple | None] = {}
@@ -132,7 +139,7 @@ class Index:
         """Write the meta rows that changed since the last commit (the mapping is large and rarely changes)."""
         mapping = self.mapping_json  # a snapshot: the prepare thread may be growing the live mapping
         rows = [("uuid", self.uuid), ("created", str(self.created)), ("settings", json.dumps(self.settings)),
-                ("mapping", mapping), ("seq_no", str(self.seq_no))]
+                ("mapping", mapping), ("seq_no", str(self.seq_no)), ("segments", json.dumps(self.segments))]
         if self.codec.dictionary is not None:
             rows.append(("source_dict", base64.b64encode(self.codec.dictionary).decode()))
         changed = [(k, v) for k, v in rows if self._meta_saved.get(k) != v]
@@ -148,8 +155,10 @@ class Index:
         self._known = {}
         self._docs_pending = []
         self._dv_pending = []
-        self._pending = []
-        if not ok:  # counters and field ids are re-read from what the rollback left
+        self._pending = {}
+        self._pending_rows = 0
+        if not ok:  # counters, segments and field ids are re-read from what the rollback left
+            self.segments = json.loads(dict(self.conn.execute("SELECT key, value FROM meta")).get("segments", "[1]"))
             self._reload_counters()
             self.fids = {p: f for f, p in self.conn.execute("SELECT fid, path FROM fields")}
             self.paths = {f: p for p, f in self.fids.items()}
@@ -180,18 +189,37 @@ class Index:
         if self._dv_pending:
             self._insert("INSERT INTO dv(k, b) VALUES ", 2, self._dv_pending)
             self._dv_pending = []
-        if self._pending:
-            pending = self._pending
-            self._pending = []
+        pending = self._pending
+        self._pending = {}
+        self._pending_rows = 0
+        for segment, rows in pending.items():
             try:
-                rows = orjson.dumps(pending)
+                text = orjson.dumps(rows)
             except TypeError:  # a value orjson cannot write (an integer beyond 64 bits never gets here)
-                self.conn.executemany("INSERT INTO vals(f, v, k, c) VALUES (?, ?, ?, ?)", pending)
+                self.conn.executemany(f"INSERT INTO vals_{segment}(f, v, k, c) VALUES (?, ?, ?, ?)", rows)
             else:
                 # One statement for the whole batch: executemany would release and retake the GIL per row,
                 # and each retake waits for the prepare thread's switch interval (5 ms) while it parses.
-                self.conn.execute("INSERT INTO vals(f, v, k, c) SELECT value ->> 0, value ->> 1, value ->> 2, "
-                                  "value ->> 3 FROM json_each(?) ORDER BY 1, 2, 3", (rows.decode("utf-8"),))
+                # In key order, consecutive rows land on the same pages.
+                self.conn.execute(f"INSERT INTO vals_{segment}(f, v, k, c) SELECT value ->> 0, value ->> 1, "
+                                  f"value ->> 2, value ->> 3 FROM json_each(?) ORDER BY 1, 2, 3",
+                                  (text.decode("utf-8"),))
+
+    def segment_of(self, rowid: int) -> int:
+        """The segment holding the ``vals`` rows of document ``rowid`` (and of its nested objects)."""
+        return bisect.bisect_right(self.segments, rowid) - 1
+
+    def segment_tables(self) -> list[str]:
+        return [f"vals_{n}" for n in range(len(self.segments))]
+
+    def _open_segment(self, rowid: int) -> None:
+        """Start a segment at document ``rowid``: later documents' rows go to a new, small table, so a bulk
+        dirties the pages of that table only (random keys in one large B-tree dirtied about a page a value)."""
+        self._flush()
+        self.segments.append(rowid)
+        self.conn.execute(SEGMENT.format(n=len(self.segments) - 1))
+        _define_view(self.conn, len(self.segments))
+        self.save_meta_needed = True
 
     def _insert(self, head: str, width: int, rows: list[tuple]) -> None:
         """Insert ``rows`` with one multi-row statement per 1,000: executemany releases and retakes the GIL
@@ -203,11 +231,15 @@ class Index:
 
     def _write_units(self, rowid: int, units: list[Unit]) -> None:
         get = self.fids.get
-        pending = self._pending
+        segment = len(self.segments) - 1 if rowid >= self.segments[-1] else self.segment_of(rowid)
+        pending = self._pending.get(segment)
+        if pending is None:
+            pending = self._pending[segment] = []
         root = units[0].values
         if len(units) == 1 and len(root) == len(set(root)):  # the common case: no nested object, no repeats
             rows = [(get(p) or self.fid(p), v, rowid, 1) for p, v in root]
             pending.extend(rows)
+            self._pending_rows += len(rows)
             self._dv_pending.append((rowid, doc_values(rows)))
             return
         owners = [rowid]
@@ -222,6 +254,7 @@ class Index:
             counts = collections.Counter([(get(p) or self.fid(p), v) for p, v in unit.values])
             rows = [(f, v, owner, c) for (f, v), c in counts.items()]
             pending.extend(rows)
+            self._pending_rows += len(rows)
             if rows:
                 self._dv_pending.append((owner, doc_values(rows)))
 
@@ -234,7 +267,7 @@ class Index:
             for fid, values in orjson.loads(blob).items():
                 for value in values:
                     gone.append((int(fid), value[0] if isinstance(value, list) else value, owner))
-        self.conn.executemany("DELETE FROM vals WHERE f = ? AND v = ? AND k = ?", gone)
+        self.conn.executemany(f"DELETE FROM vals_{self.segment_of(rowid)} WHERE f = ? AND v = ? AND k = ?", gone)
         self.conn.execute(f"DELETE FROM dv WHERE k IN ({marks})", owners)
         self.conn.execute("DELETE FROM nested WHERE doc = ?", (rowid,))
 
@@ -287,6 +320,9 @@ class Index:
         if old is None:
             rowid = self.next_rowid
             self.next_rowid += 1
+            if rowid - self.segments[-1] >= max(self.store.segment_docs, self.doc_count // 64) \
+                    and len(self.segments) < MAX_SEGMENTS:
+                self._open_segment(rowid)
             version = 1
             self._docs_pending.append((rowid, doc_id, version, self.seq_no, stored))
             self.doc_count += 1
@@ -298,7 +334,7 @@ class Index:
             self.deleted += 1
         self._known[doc_id] = (rowid, version, self.seq_no, stored)
         self._write_units(rowid, units)
-        if len(self._pending) > 50000:
+        if self._pending_rows > 50000:
             self._flush()
         self.dirty = True
         return {"_id": doc_id, "_version": version, "result": "created" if old is None else "updated",
@@ -433,6 +469,26 @@ def dv_values_sql(fid: int, source: str) -> str:
 def dv_field(fid: int) -> str:
     """The table-valued ``json_each`` over one field's values in a ``dv`` row (alias ``j``)."""
     return f"json_each(dv.b, '$.\"{int(fid)}\"') AS j"
+
+
+def _segment_layout(conn: sqlite3.Connection) -> None:
+    """``vals`` is a view over the segment tables ``vals_0``, ``vals_1``…; a data dir from before segments
+    has one table ``vals``, which becomes segment 0."""
+    kinds = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'vals%'"))
+    if kinds.get("vals") == "table":
+        conn.execute("ALTER TABLE vals RENAME TO vals_0")
+    conn.execute(SEGMENT.format(n=0))
+    if "vals" not in kinds or kinds["vals"] == "table":
+        segments = dict(conn.execute("SELECT key, value FROM meta")).get("segments")
+        _define_view(conn, len(json.loads(segments)) if segments else 1)
+
+
+def _define_view(conn: sqlite3.Connection, n: int) -> None:
+    """The ``vals`` view the queries read: one segment as it is; several merged in key order, so each
+    segment is read along its primary key and a query's filters are pushed into every segment."""
+    conn.execute("DROP VIEW IF EXISTS vals")
+    arms = " UNION ALL ".join(f"SELECT f, v, k, c FROM vals_{i}" for i in range(n))
+    conn.execute(f"CREATE VIEW vals AS {arms}" + (" ORDER BY f, v, k" if n > 1 else ""))
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:

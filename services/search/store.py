@@ -35,13 +35,14 @@ class Store:
     """The set of indexes, the writer thread (group commit) and per-thread reader connections."""
 
     def __init__(self, root: Path, fsync: bool = True, cache_mb: int = 64, reader_threads: int = 2,
-                 write_cache_mb: int = 256, wal_cap_mb: int = 256):
+                 write_cache_mb: int = 256, wal_cap_mb: int = 256, segment_docs: int = 20000):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self.cache_mb = cache_mb
         self.write_cache_mb = write_cache_mb
         self.wal_cap_mb = wal_cap_mb
+        self.segment_docs = max(1, int(segment_docs))
         self.indexes: dict[str, Index] = {}
         self._jobs: "queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future] | None]" = queue.Queue()
         self._prep: "queue.Queue[tuple | None]" = queue.Queue()

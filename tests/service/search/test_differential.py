@@ -7,11 +7,24 @@ our node against that instead.
 
 import math
 
+import httpx
 import pytest
 from opensearchpy import helpers
 
+from mini_kernel.testing.search import SearchNode
+
 from .corpus import AGGS, QUERIES, corpus
 from .osmem_deviations import DEVIATIONS
+
+
+@pytest.fixture(scope="module", params=["one segment", "segments of 3 documents"])
+def node(request, tmp_path_factory):
+    """Our node as configured by default, and with every index split into many segments (the ``vals`` view
+    over several tables must answer exactly as one table does)."""
+    env = {"MINI_SEARCH_SEGMENT_DOCS": "3"} if request.param != "one segment" else {}
+    running = SearchNode(tmp_path_factory.mktemp("search-home"), env=env).start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +37,13 @@ def loaded(client, osmem):
             c.indices.create(index=index, body=body)
             helpers.bulk(c, ({"_index": index, "_id": i, "_source": d} for i, d in docs), refresh=True)
     return client, theirs
+
+
+def test_the_node_under_test_has_the_segments_it_was_asked_for(loaded, node):
+    status = httpx.get(node.url + "/status").json()
+    segments = {name: i["segments"] for name, i in status["indexes"].items()}
+    split = "MINI_SEARCH_SEGMENT_DOCS" in node.process.env
+    assert segments and all((n > 1) == split for n in segments.values()), segments
 
 
 def _hits(response, ordered: bool):

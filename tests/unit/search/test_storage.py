@@ -153,6 +153,8 @@ def test_a_data_dir_of_the_previous_layout_is_migrated(tmp_path):
     try:
         index = store.indexes["old"]
         assert index.conn.execute("SELECT name FROM sqlite_master WHERE name = 'vals_k'").fetchone() is None
+        kinds = dict(index.conn.execute("SELECT name, type FROM sqlite_master WHERE name IN ('vals', 'vals_0')"))
+        assert kinds == {"vals": "view", "vals_0": "table"}  # the one table became segment 0
         assert index.conn.execute("SELECT count(*) FROM dv").fetchone() == (2,)
         assert hits(index, {"term": {"tag": "p"}}) == ["a"]
         assert [h["_id"] for h in search(index, {"sort": [{"tag": "desc"}, {"n": "asc"}]})["hits"]["hits"]] == ["b", "a"]
@@ -221,5 +223,43 @@ def test_checkpoints_run_beside_the_writer_and_a_wal_past_its_cap_is_restarted(t
         index = store.indexes["w"]
         assert index.conn.execute("SELECT count(*) FROM docs").fetchone()[0] == 3020
         assert hits(index, {"term": {"tag": "t2999"}}) == ["2999"]
+    finally:
+        store.close()
+
+
+def test_documents_past_segment_docs_go_to_a_new_segment_and_queries_read_them_all(tmp_path):
+    store = Store(tmp_path, fsync=False, segment_docs=10)
+
+    def load(ids, tag=lambda i: f"t{i % 3}"):
+        lines = []
+        for i in ids:
+            lines += [{"index": {"_index": "s", "_id": str(i)}}, {"tag": tag(i), "n": i}]
+        assert not bulk(store, lines)["errors"]
+    try:
+        for start in range(0, 35, 7):  # segments open inside bulks too
+            load(range(start, start + 7))
+        index = store.indexes["s"]
+        assert index.segments == [1, 11, 21, 31]
+        assert [index.conn.execute(f"SELECT count(DISTINCT k) FROM {t}").fetchone()[0]
+                for t in index.segment_tables()] == [10, 10, 10, 5]
+        load([3], tag=lambda i: "moved")  # an update rewrites the rows in the document's own segment
+        bulk(store, [{"delete": {"_index": "s", "_id": "15"}}])
+        assert index.conn.execute("SELECT count(DISTINCT k) FROM vals_0").fetchone()[0] == 10
+        assert hits(index, {"term": {"tag": "moved"}}) == ["3"]
+        assert len(hits(index, {"term": {"tag": "t0"}})) == len([i for i in range(35) if i % 3 == 0 and i not in (3, 15)])
+        top = search(index, {"size": 3, "sort": [{"n": "desc"}], "query": {"range": {"n": {"gte": 5}}}})
+        assert [h["_id"] for h in top["hits"]["hits"]] == ["34", "33", "32"] and top["hits"]["total"]["value"] == 29
+        buckets = search(index, {"size": 0, "aggs": {"t": {"terms": {"field": "tag.keyword"}}}})["aggregations"]["t"]["buckets"]
+        assert buckets == [{"key": "t1", "doc_count": 12}, {"key": "t2", "doc_count": 11},
+                           {"key": "t0", "doc_count": 10}, {"key": "moved", "doc_count": 1}]
+    finally:
+        store.close()
+    store = Store(tmp_path, fsync=False, segment_docs=10)
+    try:
+        index = store.indexes["s"]
+        assert index.segments == [1, 11, 21, 31]
+        load(range(35, 42))
+        assert index.segments == [1, 11, 21, 31, 41]
+        assert hits(index, {"range": {"n": {"gte": 39}}}) == ["39", "40", "41"]
     finally:
         store.close()
