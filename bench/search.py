@@ -164,6 +164,8 @@ def main() -> None:
     parser.add_argument("--no-osmem", action="store_true", help="skip osmem-server (our node's figures only)")
     parser.add_argument("--budget", type=float, default=0.0,
                         help="seconds of loading allowed for --large (0: none); the queries then run at the size reached")
+    parser.add_argument("--segment-docs", type=int, default=0,
+                        help="the node's search.segment_docs (0: its default); a huge value keeps one segment")
     parser.add_argument("--dir", default=None, help="parent of the node's temporary data dir (default: the system's)")
     args = parser.parse_args()
     n = 300 if args.smoke else args.docs
@@ -173,6 +175,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         env = {"MINI_DURABILITY_FSYNC": "false"} if args.no_fsync else {}
+        if args.segment_docs:
+            env["MINI_SEARCH_SEGMENT_DOCS"] = str(args.segment_docs)
         node = SearchNode(Path(tmp), env=env).start()
         try:
             compare_and_grow(node, n, args, repeat)

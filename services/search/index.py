@@ -474,21 +474,31 @@ def dv_field(fid: int) -> str:
 def _segment_layout(conn: sqlite3.Connection) -> None:
     """``vals`` is a view over the segment tables ``vals_0``, ``vals_1``…; a data dir from before segments
     has one table ``vals``, which becomes segment 0."""
-    kinds = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'vals%'"))
-    if kinds.get("vals") == "table":
-        conn.execute("ALTER TABLE vals RENAME TO vals_0")
-    conn.execute(SEGMENT.format(n=0))
-    if "vals" not in kinds or kinds["vals"] == "table":
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        kinds = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'vals%'"))
+        if kinds.get("vals") == "table":
+            conn.execute("ALTER TABLE vals RENAME TO vals_0")
+        conn.execute(SEGMENT.format(n=0))
         segments = dict(conn.execute("SELECT key, value FROM meta")).get("segments")
-        _define_view(conn, len(json.loads(segments)) if segments else 1)
+        _define_view(conn, len(json.loads(segments)) if segments else 1)  # as this version reads them
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _define_view(conn: sqlite3.Connection, n: int) -> None:
-    """The ``vals`` view the queries read: one segment as it is; several merged in key order, so each
-    segment is read along its primary key and a query's filters are pushed into every segment."""
+    """The views the queries read: ``vals``, every segment's rows (SQLite pushes a query's filters on f and v
+    into each segment's primary-key search, and merges segments in k order where a query pages by owner), and
+    ``vals_sorted``, the same merged in key order, for walks in value order that also test membership: SQLite
+    never flattens that view, as it would copy the ``IN (subquery)`` test into every segment, each copy run
+    on its own."""
     conn.execute("DROP VIEW IF EXISTS vals")
+    conn.execute("DROP VIEW IF EXISTS vals_sorted")
     arms = " UNION ALL ".join(f"SELECT f, v, k, c FROM vals_{i}" for i in range(n))
-    conn.execute(f"CREATE VIEW vals AS {arms}" + (" ORDER BY f, v, k" if n > 1 else ""))
+    conn.execute(f"CREATE VIEW vals AS {arms}")
+    conn.execute(f"CREATE VIEW vals_sorted AS {arms}" + (" ORDER BY f, v, k" if n > 1 else ""))
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:

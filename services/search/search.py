@@ -214,7 +214,7 @@ class Searcher:
         everything = src[0] == "SELECT rowid AS k FROM docs"
         member = "" if everything else f" AND +k IN ({src[0]})"
         direction = "DESC" if sort.desc else "ASC"
-        cursor = self.conn.execute(f"SELECT k, v FROM vals WHERE f = {fid}{member} ORDER BY v {direction}, k {direction}",
+        cursor = self.conn.execute(f"SELECT k, v FROM vals_sorted WHERE f = {fid}{member} ORDER BY v {direction}, k {direction}",
                                    list(src[1]) if not everything else [])
         wanted = limit + offset
         seen: dict[int, Any] = {}
