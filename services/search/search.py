@@ -212,10 +212,16 @@ class Searcher:
         if fid is None:
             return None
         everything = src[0] == "SELECT rowid AS k FROM docs"
-        member = "" if everything else f" AND +k IN ({src[0]})"
+        member, params = "", []
+        if not everything:
+            table = src[0][len("SELECT k FROM temp."):] if src[0].startswith("SELECT k FROM temp.") else None
+            if table is None and len(self.index.segments) > 1:
+                # SQLite copies an IN (subquery) into every segment of the walk, each copy run on its own
+                table = self._hits_table(src)
+            member, params = (f" AND +k IN temp.{table}", []) if table else (f" AND +k IN ({src[0]})", list(src[1]))
         direction = "DESC" if sort.desc else "ASC"
-        cursor = self.conn.execute(f"SELECT k, v FROM vals_sorted WHERE f = {fid}{member} ORDER BY v {direction}, k {direction}",
-                                   list(src[1]) if not everything else [])
+        cursor = self.conn.execute(f"SELECT k, v FROM vals_sorted WHERE f = {fid}{member} "
+                                   f"ORDER BY v {direction}, k {direction}", params)
         wanted = limit + offset
         seen: dict[int, Any] = {}
         for k, v in cursor:

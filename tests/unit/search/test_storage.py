@@ -8,6 +8,7 @@ import pytest
 
 from mini_kernel.testing.processes import wait_for
 from services.search import documents
+from services.search.errors import SearchError
 from services.search.search import Searcher
 from services.search.store import Store
 
@@ -261,5 +262,35 @@ def test_documents_past_segment_docs_go_to_a_new_segment_and_queries_read_them_a
         load(range(35, 42))
         assert index.segments == [1, 11, 21, 31, 41]
         assert hits(index, {"range": {"n": {"gte": 39}}}) == ["39", "40", "41"]
+    finally:
+        store.close()
+
+
+def test_a_failed_commit_leaves_nothing_behind_and_the_field_ids_it_handed_out_still_work(tmp_path):
+    # a database that may not grow (SQLite's max_page_count: "database or disk is full") fails the commit of a
+    # bulk whose new field got its id on the prepare thread; once it may grow, the same field is stored
+    store = Store(tmp_path, fsync=False)
+    try:
+        bulk(store, [{"index": {"_index": "f", "_id": "0"}}, {"a": "x"}])
+        index = store.indexes["f"]
+        pages = index.conn.execute("PRAGMA page_count").fetchone()[0]
+        index.conn.execute(f"PRAGMA max_page_count = {pages}")
+        lines = []
+        for i in range(1, 400):
+            lines += [{"index": {"_index": "f", "_id": str(i)}}, {"a": "y", "fresh": f"v{i}", "note": "z" * 200}]
+        with pytest.raises(SearchError, match="commit failed"):
+            bulk(store, lines)
+        assert index.conn.execute("SELECT count(*) FROM docs").fetchone()[0] == 1
+        assert hits(index, {"match_all": {}}) == ["0"]
+        index.conn.execute("PRAGMA max_page_count = 1073741823")
+        assert not bulk(store, lines)["errors"]
+        assert hits(index, {"term": {"fresh.keyword": "v7"}}) == ["7"]
+    finally:
+        store.close()
+    store = Store(tmp_path, fsync=False)
+    try:
+        index = store.indexes["f"]
+        assert hits(index, {"term": {"fresh.keyword": "v399"}}) == ["399"]
+        assert len(hits(index, {"term": {"a": "y"}}, size=1000)) == 399
     finally:
         store.close()
