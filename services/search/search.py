@@ -274,14 +274,15 @@ class Searcher:
         started = time.monotonic()
         response: dict[str, Any] = {"took": 0, "timed_out": False, "_shards": shards()}
         aggs_spec = self.body.get("aggs", self.body.get("aggregations"))
-        if aggs_spec or self.post_sql is not None or keep_all:
+        everything = self.query_sql is not EMPTY and self.query_sql[0] == "SELECT rowid AS k FROM docs"
+        if (aggs_spec and not everything) or self.post_sql is not None or keep_all:
             table = self._hits_table(self.query_sql)
             hit_table: Any = table
             if self.post_sql is not None:
                 hit_sql = (f"SELECT k FROM temp.{table} INTERSECT SELECT k FROM ({self.post_sql[0]})", self.post_sql[1])
                 hit_table = self._hits_table(hit_sql)
             hit_src = (f"SELECT k FROM temp.{hit_table}", [])
-        else:  # a plain search runs the query itself (twice at most) instead of materialising it
+        else:  # a plain search (or aggregations over every document) runs the query itself, not a copy of it
             table = None
             hit_table = hit_src = self.query_sql
         total = None
@@ -313,8 +314,8 @@ class Searcher:
         if aggs_spec:
             runner = Runner(self.index, self.conn, self.now)
             try:
-                everything = self.query_sql[0] == "SELECT rowid AS k FROM docs"
-                docs = DocSet((f"SELECT k FROM temp.{table}", []), None, everything=everything, materialized=True)
+                docs = DocSet(self.query_sql, None, everything=True) if table is None else \
+                    DocSet((f"SELECT k FROM temp.{table}", []), None, everything=everything, materialized=True)
                 response["aggregations"] = runner.run(aggs_spec, docs)
             except SearchError as exc:
                 raise wrap_phase(exc) from None

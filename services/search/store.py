@@ -121,21 +121,28 @@ class Store:
         touched: dict[int, Index] = {}
         self._touched = touched
         results = []
+        commit_error: BaseException | None = None
         for job, future in batch:
             try:
                 results.append((future, True, job()))
+            except sqlite3.Error as exc:  # the transaction may hold part of this job: none of the batch is kept
+                log.exception("a write failed in SQLite; the batch is rolled back")
+                results.append((future, False, exc))
+                commit_error = exc
             except BaseException as exc:  # the job's own error is its result; the batch goes on
                 results.append((future, False, exc))
-        commit_error = None
         for index in touched.values():
             try:
+                if commit_error is not None:
+                    raise commit_error
                 index.commit()
                 index.conn.execute("COMMIT")
                 index.generation += 1
                 index.committed(True)
                 self._checkpoints.put(index)
             except sqlite3.Error as exc:
-                log.exception("commit failed on %s", index.name)
+                if exc is not commit_error:
+                    log.exception("commit failed on %s", index.name)
                 commit_error = exc
                 try:
                     index.conn.execute("ROLLBACK")

@@ -266,10 +266,12 @@ def test_documents_past_segment_docs_go_to_a_new_segment_and_queries_read_them_a
         store.close()
 
 
-def test_a_failed_commit_leaves_nothing_behind_and_the_field_ids_it_handed_out_still_work(tmp_path):
-    # a database that may not grow (SQLite's max_page_count: "database or disk is full") fails the commit of a
-    # bulk whose new field got its id on the prepare thread; once it may grow, the same field is stored
-    store = Store(tmp_path, fsync=False)
+@pytest.mark.parametrize("segment_docs", [20000, 50], ids=["fails at commit", "fails inside the bulk"])
+def test_a_failed_write_leaves_nothing_of_its_batch_behind(tmp_path, segment_docs):
+    # a database that may not grow (SQLite's max_page_count: "database or disk is full") fails a bulk with a
+    # new field, at its commit or, when the bulk opens a segment, in the middle of it; once it may grow, the
+    # same bulk is stored whole
+    store = Store(tmp_path, fsync=False, segment_docs=segment_docs)
     try:
         bulk(store, [{"index": {"_index": "f", "_id": "0"}}, {"a": "x"}])
         index = store.indexes["f"]
@@ -287,7 +289,7 @@ def test_a_failed_commit_leaves_nothing_behind_and_the_field_ids_it_handed_out_s
         assert hits(index, {"term": {"fresh.keyword": "v7"}}) == ["7"]
     finally:
         store.close()
-    store = Store(tmp_path, fsync=False)
+    store = Store(tmp_path, fsync=False, segment_docs=segment_docs)
     try:
         index = store.indexes["f"]
         assert hits(index, {"term": {"fresh.keyword": "v399"}}) == ["399"]
