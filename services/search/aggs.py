@@ -254,18 +254,18 @@ class Runner(Histograms):
             where = src[0] + "".join(" AND " + c for c in conds)
             params = src[1] + extra
             limit = "" if metric_order else f" LIMIT {size}"
-            having = f" HAVING count(*) >= {min_count}" if min_count > 1 else ""
+            having = f" HAVING {{}} >= {min_count}" if min_count > 1 else ""  # {}: the count's expression
             # one pass: the buckets and, by a window over them, the total that sum_other_doc_count needs
             # (buckets under min_doc_count are dropped, not counted as "other")
-            counted = f"SELECT v, count(*) AS c {where} GROUP BY v{having}"
-            fid = self.index.fids.get(field.path)
+            counted = f"SELECT v, count(*) AS c {where} GROUP BY v{having.format('count(*)')}"
             tables = self.index.segment_tables()
-            if len(tables) > 1 and src == (f"FROM vals WHERE f = {fid}", []):
+            if len(tables) > 1 and docs.everything:  # src is then all of the field's values
+                fid = self.index.fids[field.path]
                 # every owner: count in each segment along its primary key, then add up (over the merged
                 # view SQLite would sort all the field's values to group them)
                 arms = " UNION ALL ".join(f"SELECT v, count(*) AS n FROM {table} WHERE f = {fid}"
                                           + "".join(" AND " + c for c in conds) + " GROUP BY v" for table in tables)
-                counted = f"SELECT v, sum(n) AS c FROM ({arms}) GROUP BY v" + having.replace("count(*)", "sum(n)")
+                counted = f"SELECT v, sum(n) AS c FROM ({arms}) GROUP BY v{having.format('sum(n)')}"
                 params = extra * len(tables)
             found = self.conn.execute(f"SELECT v, c, sum(c) OVER () FROM ({counted}) "
                                       f"ORDER BY {', '.join(sql_order)}{limit}", params).fetchall()

@@ -163,11 +163,12 @@ class Searcher:
 
     def ordered(self, src, limit: int | None, offset: int = 0, after: list[Any] | None = None) -> list[tuple]:
         """(rowid, sort values...) in hit order; ``src`` is the hits' ``SELECT k`` (a temp table or the query)."""
-        if isinstance(src, str):
-            src = (f"SELECT k FROM temp.{src}", [])
+        table = src if isinstance(src, str) else None
+        if table is not None:
+            src = (f"SELECT k FROM temp.{table}", [])
         if src is EMPTY:
             return []
-        fast = self._walk(src, limit, offset, after)
+        fast = self._walk(src, table, limit, offset, after)
         if fast is not None:
             return fast
         exprs = [s.expr for s in self.sorts]
@@ -197,7 +198,8 @@ class Searcher:
         sql = f"SELECT * FROM (SELECT h.k AS k{cols} FROM ({src[0]}) h){where} ORDER BY {', '.join(order)}{lim}"
         return self.conn.execute(sql, list(src[1]) + params).fetchall()
 
-    def _walk(self, src, limit: int | None, offset: int, after: list[Any] | None) -> list[tuple] | None:
+    def _walk(self, src, table: str | None, limit: int | None, offset: int,
+              after: list[Any] | None) -> list[tuple] | None:
         """One field sort with a page size: walk the field's (value, doc) index in order and stop early.
 
         The first value met for a document is its min (ascending) or max (descending), OpenSearch's default
@@ -214,7 +216,6 @@ class Searcher:
         everything = src[0] == "SELECT rowid AS k FROM docs"
         member, params = "", []
         if not everything:
-            table = src[0][len("SELECT k FROM temp."):] if src[0].startswith("SELECT k FROM temp.") else None
             if table is None and len(self.index.segments) > 1:
                 # SQLite copies an IN (subquery) into every segment of the walk, each copy run on its own
                 table = self._hits_table(src)

@@ -6,9 +6,10 @@ from mini_kernel.testing.search import SearchNode
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory):
+def node(request, tmp_path_factory):
+    """The node; a module may parametrize it (indirectly) with the environment to start it with."""
     home = tmp_path_factory.mktemp("search-home")
-    running = SearchNode(home).start()
+    running = SearchNode(home, env=getattr(request, "param", None)).start()
     yield running
     running.stop()
 

@@ -11,20 +11,14 @@ import httpx
 import pytest
 from opensearchpy import helpers
 
-from mini_kernel.testing.search import SearchNode
-
 from .corpus import AGGS, QUERIES, corpus
 from .osmem_deviations import DEVIATIONS
 
 
-@pytest.fixture(scope="module", params=["one segment", "segments of 3 documents"])
-def node(request, tmp_path_factory):
-    """Our node as configured by default, and with every index split into many segments (the ``vals`` view
-    over several tables must answer exactly as one table does)."""
-    env = {"MINI_SEARCH_SEGMENT_DOCS": "3"} if request.param != "one segment" else {}
-    running = SearchNode(tmp_path_factory.mktemp("search-home"), env=env).start()
-    yield running
-    running.stop()
+# Our node as configured by default, and with every index split into many segments (the ``vals`` view over
+# several tables must answer exactly as one table does).
+pytestmark = pytest.mark.parametrize("node", [{}, {"MINI_SEARCH_SEGMENT_DOCS": "3"}], indirect=True, scope="module",
+                                     ids=["one segment", "segments of 3 documents"])
 
 
 @pytest.fixture(scope="module")
