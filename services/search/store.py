@@ -132,23 +132,23 @@ class Store:
             except BaseException as exc:  # the job's own error is its result; the batch goes on
                 results.append((future, False, exc))
         for index in touched.values():
-            try:
-                if commit_error is not None:
-                    raise commit_error
-                index.commit()
-                index.conn.execute("COMMIT")
-                index.generation += 1
-                index.committed(True)
-                self._checkpoints.put(index)
-            except sqlite3.Error as exc:
-                if exc is not commit_error:
-                    log.exception("commit failed on %s", index.name)
-                commit_error = exc
+            if commit_error is None:
                 try:
-                    index.conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                index.committed(False)
+                    index.commit()
+                    index.conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    log.exception("commit failed on %s", index.name)
+                    commit_error = exc
+                else:
+                    index.generation += 1
+                    index.committed(True)
+                    self._checkpoints.put(index)
+                    continue
+            try:
+                index.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            index.committed(False)
         if commit_error is None and self.fsync and touched:
             fds: dict[int, int] = {}
             try:
@@ -203,11 +203,10 @@ class Store:
                         conn = conns[id(index)] = connect(index.path, self.fsync, 2)
                         if not self.fsync:
                             conn.execute("PRAGMA synchronous=OFF")
-                    _, log_frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    index.wal_frames = log_frames
+                    index.wal_frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
                     self.counters["checkpoints"] += 1
                 except sqlite3.Error:
-                    log.exception("checkpoint of %s failed (the writer will checkpoint instead)", index.name)
+                    log.exception("checkpoint of %s failed (tried again after its next commit)", index.name)
         for conn in conns.values():
             conn.close()
 
