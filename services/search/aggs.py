@@ -12,7 +12,7 @@ from . import dates
 from .errors import SearchError, bad_request, parsing, unsupported
 from .docset import DocSet, _and
 from .histograms import MAX_BUCKETS, Histograms
-from .index import dv_values_sql
+from .doc_values import dv_values_sql
 from .mapping import INTEGRAL, NUMERIC, Field
 from .query import EMPTY, QueryContext, compile_query
 

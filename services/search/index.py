@@ -19,7 +19,6 @@ import itertools
 import json
 import os
 import re
-import logging
 import sqlite3
 import time
 import uuid
@@ -29,7 +28,9 @@ from typing import Any, Iterable
 import orjson
 
 from .analysis import Analysis
+from . import segments
 from .codec import SourceCodec
+from .doc_values import doc_values, migrate_owner_index
 from .errors import SearchError, bad_request
 from .index_settings import analysis_of, expand_settings
 from .mapping import Mapping, Unit
@@ -45,10 +46,6 @@ CREATE INDEX IF NOT EXISTS nested_doc ON nested(doc);
 CREATE INDEX IF NOT EXISTS nested_path ON nested(path, parent);
 CREATE TABLE IF NOT EXISTS dv(k INTEGER PRIMARY KEY, b TEXT NOT NULL);
 """
-MAX_SEGMENTS = 400  # SQLite allows 500 terms in a compound SELECT (the view); segments also grow with the index
-SEGMENT = ("CREATE TABLE IF NOT EXISTS vals_{n}(f INTEGER NOT NULL, v NOT NULL, k INTEGER NOT NULL, "
-           "c INTEGER NOT NULL DEFAULT 1, PRIMARY KEY(f, v, k)) WITHOUT ROWID")
-log = logging.getLogger(__name__)
 _BAD_NAME = re.compile(r'[\\/*?"<>| ,#:]')
 VERSION_CREATED = "136407827"  # OpenSearch 2.19.x's index version id
 
@@ -103,10 +100,10 @@ class Index:
         self.wal_frames = 0  # frames in the WAL at the last checkpoint (the store restarts it when too large)
         self._wal_fd: int | None = None
         self.conn.executescript(SCHEMA)
-        _migrate(self.conn, path)
-        _segment_layout(self.conn)
+        migrate_owner_index(self.conn, path)
+        segments.layout(self.conn)
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
-        self.segments: list[int] = json.loads(meta.get("segments", "[1]"))  # first doc rowid of each segment
+        self.segments: list[int] = segments.starts(self.conn)  # first doc rowid of each segment
         self.uuid = meta.get("uuid") or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
         self.created = int(meta.get("created") or time.time() * 1000)
         self.settings: dict[str, Any] = json.loads(meta.get("settings", "{}"))
@@ -158,7 +155,7 @@ class Index:
         self._pending = {}
         self._pending_rows = 0
         if not ok:  # counters, segments and field ids are re-read from what the rollback left
-            self.segments = json.loads(dict(self.conn.execute("SELECT key, value FROM meta")).get("segments", "[1]"))
+            self.segments = segments.starts(self.conn)
             self._reload_counters()
             self.fids = {p: f for f, p in self.conn.execute("SELECT fid, path FROM fields")}
             self.paths = {f: p for p, f in self.fids.items()}
@@ -217,8 +214,8 @@ class Index:
         dirties the pages of that table only (random keys in one large B-tree dirtied about a page a value)."""
         self._flush()
         self.segments.append(rowid)
-        self.conn.execute(SEGMENT.format(n=len(self.segments) - 1))
-        _define_view(self.conn, len(self.segments))
+        self.conn.execute(segments.TABLE.format(n=len(self.segments) - 1))
+        segments.define_views(self.conn, len(self.segments))
         self.save_meta_needed = True
 
     def _insert(self, head: str, width: int, rows: list[tuple]) -> None:
@@ -231,7 +228,7 @@ class Index:
 
     def _write_units(self, rowid: int, units: list[Unit]) -> None:
         get = self.fids.get
-        segment = len(self.segments) - 1 if rowid >= self.segments[-1] else self.segment_of(rowid)
+        segment = self.segment_of(rowid)
         pending = self._pending.get(segment)
         if pending is None:
             pending = self._pending[segment] = []
@@ -321,7 +318,7 @@ class Index:
             rowid = self.next_rowid
             self.next_rowid += 1
             if rowid - self.segments[-1] >= max(self.store.segment_docs, self.doc_count // 64) \
-                    and len(self.segments) < MAX_SEGMENTS:
+                    and len(self.segments) < segments.MAX_SEGMENTS:
                 self._open_segment(rowid)
             version = 1
             self._docs_pending.append((rowid, doc_id, version, self.seq_no, stored))
@@ -441,92 +438,6 @@ class Index:
             self.conn.close()
         except sqlite3.Error:
             pass
-
-
-def doc_values(rows: list[tuple]) -> str:
-    """One owner's ``dv`` row from its ``vals`` rows (f, v, k, c): values per field id, ``[v, c]`` when c > 1."""
-    out: dict[int, list[Any]] = {}
-    for f, v, _, c in rows:
-        entry = v if c == 1 else [v, c]
-        values = out.get(f)
-        if values is None:
-            out[f] = [entry]
-        else:
-            values.append(entry)
-    return orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
-
-
-DV_VALUE = "CASE j.type WHEN 'array' THEN j.value ->> 0 ELSE j.value END"
-
-
-def dv_values_sql(fid: int, source: str) -> str:
-    """``(k, v, c)`` rows of field ``fid`` read from the ``dv`` rows of the owners selected by ``source`` (SQL
-    selecting ``dk``): the owner-driven read, for small sets."""
-    return (f"SELECT dk AS k, {DV_VALUE} AS v, CASE j.type WHEN 'array' THEN j.value ->> 1 ELSE 1 END AS c "
-            f"FROM ({source}) CROSS JOIN dv ON dv.k = dk CROSS JOIN {dv_field(fid)}")
-
-
-def dv_field(fid: int) -> str:
-    """The table-valued ``json_each`` over one field's values in a ``dv`` row (alias ``j``)."""
-    return f"json_each(dv.b, '$.\"{int(fid)}\"') AS j"
-
-
-def _segment_layout(conn: sqlite3.Connection) -> None:
-    """``vals`` is a view over the segment tables ``vals_0``, ``vals_1``…; a data dir from before segments
-    has one table ``vals``, which becomes segment 0."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        kinds = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'vals%'"))
-        if kinds.get("vals") == "table":
-            conn.execute("ALTER TABLE vals RENAME TO vals_0")
-        conn.execute(SEGMENT.format(n=0))
-        segments = dict(conn.execute("SELECT key, value FROM meta")).get("segments")
-        _define_view(conn, len(json.loads(segments)) if segments else 1)  # as this version reads them
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _define_view(conn: sqlite3.Connection, n: int) -> None:
-    """The views the queries read: ``vals``, every segment's rows (SQLite pushes a query's filters on f and v
-    into each segment's primary-key search, and merges segments in k order where a query pages by owner), and
-    ``vals_sorted``, the same merged in key order, for walks in value order that also test membership: SQLite
-    never flattens that view, as it would copy the ``IN (subquery)`` test into every segment, each copy run
-    on its own."""
-    conn.execute("DROP VIEW IF EXISTS vals")
-    conn.execute("DROP VIEW IF EXISTS vals_sorted")
-    arms = " UNION ALL ".join(f"SELECT f, v, k, c FROM vals_{i}" for i in range(n))
-    conn.execute(f"CREATE VIEW vals AS {arms}")
-    conn.execute(f"CREATE VIEW vals_sorted AS {arms}" + (" ORDER BY f, v, k" if n > 1 else ""))
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Data dirs before ``dv`` kept owner lookups in an index ``vals_k``: build ``dv`` from it, then drop it."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'vals_k'").fetchone():
-        return
-    log.warning("search index %s: migrating to the doc-values layout (once; may take a while)", path.name)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        batch: list[tuple] = []
-        owner, rows = None, []
-        for k, f, v, c in conn.execute("SELECT k, f, v, c FROM vals INDEXED BY vals_k ORDER BY k"):
-            if k != owner:
-                if rows:
-                    batch.append((owner, doc_values(rows)))
-                owner, rows = k, []
-                if len(batch) >= 5000:
-                    conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
-                    batch = []
-            rows.append((f, v, k, c))
-        if rows:
-            batch.append((owner, doc_values(rows)))
-        conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
-        conn.execute("DROP INDEX vals_k")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _values_at(obj: Any, parts: list[str]) -> Iterable[Any]:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from .errors import SearchError, bad_request, parsing, unsupported
-from .index import DV_VALUE, dv_field
+from .doc_values import DV_VALUE, dv_field
 from .mapping import INTEGRAL, NUMERIC
 
 LONG_MAX, LONG_MIN = 9223372036854775807, -9223372036854775808

@@ -1,0 +1,69 @@
+"""Doc values: each owner's indexed values as one JSON row of ``dv`` (``{"fid": [value or [value, count], ...]}``),
+for the owner-driven reads, and the SQL that reads them back."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+
+def doc_values(rows: list[tuple]) -> str:
+    """One owner's ``dv`` row from its ``vals`` rows (f, v, k, c): values per field id, ``[v, c]`` when c > 1."""
+    out: dict[int, list[Any]] = {}
+    for f, v, _, c in rows:
+        entry = v if c == 1 else [v, c]
+        values = out.get(f)
+        if values is None:
+            out[f] = [entry]
+        else:
+            values.append(entry)
+    return orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+
+
+DV_VALUE = "CASE j.type WHEN 'array' THEN j.value ->> 0 ELSE j.value END"
+
+
+def dv_values_sql(fid: int, source: str) -> str:
+    """``(k, v, c)`` rows of field ``fid`` read from the ``dv`` rows of the owners selected by ``source`` (SQL
+    selecting ``dk``): the owner-driven read, for small sets."""
+    return (f"SELECT dk AS k, {DV_VALUE} AS v, CASE j.type WHEN 'array' THEN j.value ->> 1 ELSE 1 END AS c "
+            f"FROM ({source}) CROSS JOIN dv ON dv.k = dk CROSS JOIN {dv_field(fid)}")
+
+
+def dv_field(fid: int) -> str:
+    """The table-valued ``json_each`` over one field's values in a ``dv`` row (alias ``j``)."""
+    return f"json_each(dv.b, '$.\"{int(fid)}\"') AS j"
+
+
+def migrate_owner_index(conn: sqlite3.Connection, path: Path) -> None:
+    """Data dirs before ``dv`` kept owner lookups in an index ``vals_k``: build ``dv`` from it, then drop it."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'vals_k'").fetchone():
+        return
+    log.warning("search index %s: migrating to the doc-values layout (once; may take a while)", path.name)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        batch: list[tuple] = []
+        owner, rows = None, []
+        for k, f, v, c in conn.execute("SELECT k, f, v, c FROM vals INDEXED BY vals_k ORDER BY k"):
+            if k != owner:
+                if rows:
+                    batch.append((owner, doc_values(rows)))
+                owner, rows = k, []
+                if len(batch) >= 5000:
+                    conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
+                    batch = []
+            rows.append((f, v, k, c))
+        if rows:
+            batch.append((owner, doc_values(rows)))
+        conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
+        conn.execute("DROP INDEX vals_k")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
