@@ -160,5 +160,6 @@ async def start(settings: Settings) -> Running:
     sockets = tornado.netutil.bind_sockets(int(settings["search.port"]), settings["search.address"])
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
+    import gc; gc.collect(); gc.freeze(); gc.set_threshold(20_000, 20, 20)
     log.info("search node on %s:%d, data in %s", settings["search.address"], port, store.root)
     return Running(server, app, store, port)

@@ -3,36 +3,46 @@ for the owner-driven reads, and the SQL that reads them back."""
 
 from __future__ import annotations
 
+import collections
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import orjson
 
 log = logging.getLogger(__name__)
 
 
-def doc_values(rows: list[tuple]) -> str:
-    """One owner's ``dv`` row from its ``vals`` rows (f, v, k, c): values per field id, ``[v, c]`` when c > 1."""
+def doc_values(pairs: Iterable[tuple[int, Any]]) -> tuple[str, int]:
+    """One owner's ``dv`` row from its (field id, value) pairs — values per field id, ``[v, c]`` for a value
+    that occurs c > 1 times — and the number of ``vals`` rows it stands for."""
     out: dict[int, list[Any]] = {}
-    for f, v, _, c in rows:
-        entry = v if c == 1 else [v, c]
+    for f, v in pairs:
         values = out.get(f)
         if values is None:
-            out[f] = [entry]
+            out[f] = [v]
         else:
-            values.append(entry)
-    return orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+            values.append(v)
+    rows = 0
+    for f, values in out.items():
+        if len(values) > 1 and len(set(values)) < len(values):
+            out[f] = values = [v if c == 1 else [v, c] for v, c in collections.Counter(values).items()]
+        rows += len(values)
+    return orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS).decode("utf-8"), rows
 
 
 DV_VALUE = "CASE j.type WHEN 'array' THEN j.value ->> 0 ELSE j.value END"
+DV_COUNT = "CASE j.type WHEN 'array' THEN j.value ->> 1 ELSE 1 END"
+# The (f, v, k, c) rows of the owners listed in the JSON array bound to the statement, read from their dv rows.
+VALS_OF_DV = (f"SELECT CAST(fj.key AS INTEGER), {DV_VALUE}, dv.k, {DV_COUNT} FROM json_each(?) AS o "
+              f"CROSS JOIN dv ON dv.k = o.value CROSS JOIN json_each(dv.b) AS fj CROSS JOIN json_each(fj.value) AS j")
 
 
 def dv_values_sql(fid: int, source: str) -> str:
     """``(k, v, c)`` rows of field ``fid`` read from the ``dv`` rows of the owners selected by ``source`` (SQL
     selecting ``dk``): the owner-driven read, for small sets."""
-    return (f"SELECT dk AS k, {DV_VALUE} AS v, CASE j.type WHEN 'array' THEN j.value ->> 1 ELSE 1 END AS c "
+    return (f"SELECT dk AS k, {DV_VALUE} AS v, {DV_COUNT} AS c "
             f"FROM ({source}) CROSS JOIN dv ON dv.k = dk CROSS JOIN {dv_field(fid)}")
 
 
@@ -49,18 +59,18 @@ def migrate_owner_index(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         batch: list[tuple] = []
-        owner, rows = None, []
+        owner, pairs = None, []
         for k, f, v, c in conn.execute("SELECT k, f, v, c FROM vals INDEXED BY vals_k ORDER BY k"):
             if k != owner:
-                if rows:
-                    batch.append((owner, doc_values(rows)))
-                owner, rows = k, []
+                if pairs:
+                    batch.append((owner, doc_values(pairs)[0]))
+                owner, pairs = k, []
                 if len(batch) >= 5000:
                     conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
                     batch = []
-            rows.append((f, v, k, c))
-        if rows:
-            batch.append((owner, doc_values(rows)))
+            pairs.extend([(f, v)] * c)
+        if pairs:
+            batch.append((owner, doc_values(pairs)[0]))
         conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
         conn.execute("DROP INDEX vals_k")
         conn.execute("COMMIT")

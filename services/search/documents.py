@@ -99,7 +99,8 @@ def prepare_bulk(store: Store, items: list[tuple[str, dict[str, Any], Any]]) -> 
                 raw = source[1]
                 index.codec.choose(raw)
                 # compressing here overlaps with the writer's SQLite work (zlib runs without the GIL)
-                parsed = (index, units, json.dumps(index.mapping.doc) if grew else None, index.codec.encode(raw))
+                parsed = (index, units, json.dumps(index.mapping.doc) if grew else None, index.codec.encode(raw),
+                          index.owner_values(units))
             except SearchError as exc:
                 parsed = exc
         prepared.append((action, meta, source, parsed))
@@ -149,13 +150,14 @@ def run_bulk(store: Store, items: list[tuple], refresh: bool) -> dict[str, Any]:
                 else:
                     doc_id = str(doc_id)
                     action_op = action if meta.get("op_type") != "create" else "create"
-                units = stored = None
+                units = stored = owned = None
                 if parsed is not None and parsed[0] is index:
-                    units, stored = parsed[1], parsed[3]
+                    units, stored, owned = parsed[1], parsed[3], parsed[4]
                     if parsed[2] is not None:
                         index.mapping_json = parsed[2]
                         index.save_meta_needed = True
-                result = index.put(doc_id, doc, action_op, if_seq, if_term, raw=text, stored=stored, units=units)
+                result = index.put(doc_id, doc, action_op, if_seq, if_term, raw=text, stored=stored, units=units,
+                                   owned=owned)
             elif action == "delete":
                 if doc_id is None:
                     raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;")

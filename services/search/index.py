@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import base64
 import bisect
-import collections
 import itertools
 import json
 import os
 import re
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,7 +30,7 @@ import orjson
 from .analysis import Analysis
 from . import segments
 from .codec import SourceCodec
-from .doc_values import doc_values, migrate_owner_index
+from .doc_values import VALS_OF_DV, doc_values, migrate_owner_index
 from .errors import SearchError, bad_request
 from .index_settings import analysis_of, expand_settings
 from .mapping import Mapping, Unit
@@ -112,6 +112,12 @@ class Index:
         self.codec = SourceCodec(base64.b64decode(meta["source_dict"]) if meta.get("source_dict") else None)
         self.fids: dict[str, int] = {p: f for f, p in self.conn.execute("SELECT fid, path FROM fields")}
         self.paths: dict[int, str] = {f: p for p, f in self.fids.items()}
+        # Field ids are handed out in memory (by the prepare thread too) and written with the next commit;
+        # a rollback keeps them, to be written with the one after.
+        self._fid_lock = threading.Lock()
+        self._next_fid = max(self.paths, default=0) + 1
+        self._fields_unsaved: list[tuple[int, str]] = []
+        self._fields_in_txn: list[tuple[int, str]] = []
         self._meta_saved: dict[str, str] = meta
         self._meta_pending: dict[str, str] = {}
         self._reload_counters()
@@ -119,7 +125,7 @@ class Index:
         self.generation = 0  # bumps on every commit that changed something (scroll/caches)
         # Writes of the current batch not yet sent to SQLite (sent together with executemany), and what the
         # batch did to documents by _id (so a bulk looks its ids up once, and sees its own pending inserts).
-        self._pending: dict[int, list[tuple]] = {}  # segment → its vals rows
+        self._pending: dict[int, list[int]] = {}  # segment → the owners whose vals rows are to write
         self._pending_rows = 0
         self._docs_pending: list[tuple] = []
         self._dv_pending: list[tuple] = []
@@ -148,17 +154,19 @@ class Index:
         """After the store's COMMIT (``ok``) or ROLLBACK: what is known to be on disk, and the write overlay."""
         if ok:
             self._meta_saved.update(self._meta_pending)
+        else:
+            with self._fid_lock:
+                self._fields_unsaved[:0] = self._fields_in_txn
+        self._fields_in_txn = []
         self._meta_pending = {}
         self._known = {}
         self._docs_pending = []
         self._dv_pending = []
         self._pending = {}
         self._pending_rows = 0
-        if not ok:  # counters, segments and field ids are re-read from what the rollback left
+        if not ok:  # counters and segments are re-read from what the rollback left
             self.segments = segments.starts(self.conn)
             self._reload_counters()
-            self.fids = {p: f for f, p in self.conn.execute("SELECT fid, path FROM fields")}
-            self.paths = {f: p for p, f in self.fids.items()}
 
     def settings_json(self) -> dict[str, Any]:
         flat = {"index.number_of_shards": "1", "index.number_of_replicas": "1", **self.settings,
@@ -167,12 +175,24 @@ class Index:
         return expand_settings(flat)
 
     def fid(self, path: str) -> int:
+        """The field id of ``path``, handed out on first use (any thread; written by the next ``_flush``)."""
         fid = self.fids.get(path)
         if fid is None:
-            fid = self.conn.execute("INSERT INTO fields(path) VALUES (?)", (path,)).lastrowid
-            self.fids[path] = fid
-            self.paths[fid] = path
+            with self._fid_lock:
+                fid = self.fids.get(path)
+                if fid is None:
+                    fid = self._next_fid
+                    self._next_fid += 1
+                    self.paths[fid] = path  # before fids: a reader that finds the id finds its path
+                    self.fids[path] = fid
+                    self._fields_unsaved.append((fid, path))
         return fid
+
+    def owner_values(self, units: list[Unit]) -> list[tuple[str, int] | None]:
+        """Each unit's ``dv`` row and its number of ``vals`` rows (None for a unit without values)."""
+        get = self.fids.get
+        return [doc_values([(get(p) or self.fid(p), v) for p, v in unit.values]) if unit.values else None
+                for unit in units]
 
     def fids_under(self, path: str) -> list[int]:
         """Field ids at ``path`` or below it (``exists`` on an object)."""
@@ -180,6 +200,11 @@ class Index:
 
     # ---- writes (writer thread) ----
     def _flush(self) -> None:
+        if self._fields_unsaved:
+            with self._fid_lock:
+                fields, self._fields_unsaved = self._fields_unsaved, []
+            self._fields_in_txn.extend(fields)
+            self.conn.executemany("INSERT INTO fields(fid, path) VALUES (?, ?)", fields)
         if self._docs_pending:
             self._insert("INSERT INTO docs(rowid, id, version, seq_no, source) VALUES ", 5, self._docs_pending)
             self._docs_pending = []
@@ -189,18 +214,12 @@ class Index:
         pending = self._pending
         self._pending = {}
         self._pending_rows = 0
-        for segment, rows in pending.items():
-            try:
-                text = orjson.dumps(rows)
-            except TypeError:  # a value orjson cannot write (an integer beyond 64 bits never gets here)
-                self.conn.executemany(f"INSERT INTO vals_{segment}(f, v, k, c) VALUES (?, ?, ?, ?)", rows)
-            else:
-                # One statement for the whole batch: executemany would release and retake the GIL per row,
-                # and each retake waits for the prepare thread's switch interval (5 ms) while it parses.
-                # In key order, consecutive rows land on the same pages.
-                self.conn.execute(f"INSERT INTO vals_{segment}(f, v, k, c) SELECT value ->> 0, value ->> 1, "
-                                  f"value ->> 2, value ->> 3 FROM json_each(?) ORDER BY 1, 2, 3",
-                                  (text.decode("utf-8"),))
+        for segment, owners in pending.items():
+            # The vals rows are the dv rows just written, unpacked by SQLite in one statement (without the
+            # GIL; building them as tuples here and passing them in cost twice as much), in key order so
+            # consecutive rows land on the same pages.
+            self.conn.execute(f"INSERT INTO vals_{segment}(f, v, k, c) {VALS_OF_DV} ORDER BY 1, 2, 3",
+                              (orjson.dumps(owners).decode("ascii"),))
 
     def segment_of(self, rowid: int) -> int:
         """The segment holding the ``vals`` rows of document ``rowid`` (and of its nested objects)."""
@@ -226,19 +245,15 @@ class Index:
             part = rows[start:start + 1000]
             self.conn.execute(head + ", ".join([one] * len(part)), list(itertools.chain.from_iterable(part)))
 
-    def _write_units(self, rowid: int, units: list[Unit]) -> None:
-        get = self.fids.get
+    def _write_units(self, rowid: int, units: list[Unit], owned: list[tuple[str, int] | None] | None) -> None:
+        """Queue the dv rows of a document's owners (its root and nested objects; ``owned``: see
+        ``owner_values``); ``_flush`` writes them and their vals rows."""
+        if owned is None:
+            owned = self.owner_values(units)
         segment = self.segment_of(rowid)
         pending = self._pending.get(segment)
         if pending is None:
             pending = self._pending[segment] = []
-        root = units[0].values
-        if len(units) == 1 and len(root) == len(set(root)):  # the common case: no nested object, no repeats
-            rows = [(get(p) or self.fid(p), v, rowid, 1) for p, v in root]
-            pending.extend(rows)
-            self._pending_rows += len(rows)
-            self._dv_pending.append((rowid, doc_values(rows)))
-            return
         owners = [rowid]
         for unit in units[1:]:
             nid = self.next_nid
@@ -247,13 +262,11 @@ class Index:
             self.conn.execute("INSERT INTO nested(nid, doc, parent, path) VALUES (?, ?, ?, ?)",
                               (nid, rowid, parent, unit.path))
             owners.append(nid)
-        for owner, unit in zip(owners, units):
-            counts = collections.Counter([(get(p) or self.fid(p), v) for p, v in unit.values])
-            rows = [(f, v, owner, c) for (f, v), c in counts.items()]
-            pending.extend(rows)
-            self._pending_rows += len(rows)
-            if rows:
-                self._dv_pending.append((owner, doc_values(rows)))
+        for owner, values in zip(owners, owned):
+            if values is not None:
+                self._dv_pending.append((owner, values[0]))
+                pending.append(owner)
+                self._pending_rows += values[1]
 
     def _erase(self, rowid: int) -> None:
         self._flush()
@@ -291,11 +304,11 @@ class Index:
 
     def put(self, doc_id: str, source: dict[str, Any] | None, op: str = "index", if_seq_no: int | None = None,
             if_primary_term: int | None = None, raw: bytes | None = None, stored: bytes | str | None = None,
-            units: list[Unit] | None = None) -> dict[str, Any]:
+            units: list[Unit] | None = None, owned: list | None = None) -> dict[str, Any]:
         """Index one document; returns the item result (OpenSearch's shape without _index).
 
-        ``raw`` is the source's JSON as sent; ``units`` and ``stored`` (the encoded source) come from the
-        prepare stage when it parsed the document.
+        ``raw`` is the source's JSON as sent; ``units``, ``owned`` (their dv rows) and ``stored`` (the encoded
+        source) come from the prepare stage when it parsed the document.
         """
         old = self.existing(doc_id)
         if op == "create" and old is not None:
@@ -304,6 +317,7 @@ class Index:
                               index=self.name, shard="0", index_uuid=self.uuid)
         self._check_cas(doc_id, old, if_seq_no, if_primary_term)
         if units is None:
+            owned = None
             units, grew = self.mapping.parse(source, doc_id)
             if grew:
                 self.mapping_json = json.dumps(self.mapping.doc)
@@ -330,7 +344,7 @@ class Index:
                               (version, self.seq_no, stored, rowid))
             self.deleted += 1
         self._known[doc_id] = (rowid, version, self.seq_no, stored)
-        self._write_units(rowid, units)
+        self._write_units(rowid, units, owned)
         if self._pending_rows > 50000:
             self._flush()
         self.dirty = True
