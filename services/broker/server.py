@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from typing import Any
 
 import tornado.httpserver
 import tornado.netutil
 
+from services.common import service
 from .broker import Broker
 from .http import make_app
 from .tcp import serve
@@ -50,10 +50,5 @@ async def start(settings: Any) -> Running:
     http.add_sockets(http_socket)
     broker.http_port = http_socket[0].getsockname()[1]
     broker.start_ticker()
-    # Every delivered message allocates a few tracked objects: collect young garbage less often, and
-    # keep the start-up objects (modules, the data dir's state) out of every full collection.
-    # Collect first, so start-up garbage is freed rather than frozen for the process's life.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    service.quiet_gc()
     return Running(broker, tcp, http)

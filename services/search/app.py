@@ -11,6 +11,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from services.common import service
 from services.common.settings import Settings
 
 from .api import SearchHandler
@@ -160,6 +161,6 @@ async def start(settings: Settings) -> Running:
     sockets = tornado.netutil.bind_sockets(int(settings["search.port"]), settings["search.address"])
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
-    import gc; gc.collect(); gc.freeze(); gc.set_threshold(20_000, 20, 20)
+    service.quiet_gc()  # a bulk allocates tuples and dicts per value
     log.info("search node on %s:%d, data in %s", settings["search.address"], port, store.root)
     return Running(server, app, store, port)
