@@ -103,7 +103,8 @@ class Mapping:
     def _rebuild(self) -> None:
         # Readers on other threads use ``fields``/``objects`` while the prepare thread grows the mapping:
         # build the new views aside and swap them in whole.
-        self._plans: dict[str, Any] = {}
+        # per object path: (leaf name → plan, names with a null_value, the properties they were read from)
+        self._levels: dict[str, tuple[dict[str, Any], set[str], dict[str, Any]]] = {}
         self._bf, self._bo = {}, {}
         try:
             self._walk(self.doc["properties"], "", None)
@@ -238,19 +239,23 @@ class Mapping:
                 units: list[Unit], unit: int, dynamic: Any) -> None:
         # Fast path for the common case (a mapped scalar leaf, or null); everything else takes _value.
         out = units[unit].values
-        plans = self._plans
+        level = self._levels.get(prefix)
+        if level is None or level[2] is not props:
+            level = self._levels[prefix] = ({}, {n for n, spec in props.items() if isinstance(spec, dict)
+                                                 and spec.get("null_value") is not None}, props)
+        plans, nulls = level[0], level[1]
         for raw_name, value in obj.items():
             if value is None:
-                spec = props.get(raw_name)
-                if spec is None or spec.get("null_value") is None:
+                if raw_name not in nulls:
                     continue
             else:
                 kind = type(value)
-                if kind is not dict and kind is not list and "." not in raw_name:
-                    path = prefix + raw_name
-                    plan = plans.get(path)
-                    if plan is None and props.get(raw_name) is not None:
-                        plan = self._plan(path, props[raw_name])
+                if kind is not dict and kind is not list:
+                    plan = plans.get(raw_name)  # never a dotted name: those take the slow path
+                    if plan is None and "." not in raw_name and props.get(raw_name) is not None:
+                        plan = self._plan(prefix + raw_name, props[raw_name])
+                        if plan is not None:
+                            plans[raw_name] = plan
                     if plan is not None:
                         try:
                             plan(value, out)
@@ -321,10 +326,7 @@ class Mapping:
     def _plan(self, path: str, spec: dict[str, Any]):
         """A specialised appender for a mapped scalar leaf (and its multi-fields), or None (see plans.py)."""
         from .plans import make_plan
-        plan = make_plan(self, path, spec)
-        if plan is not None:
-            self._plans[path] = plan
-        return plan
+        return make_plan(self, path, spec)
 
     def _dynamic(self, value: Any) -> dict[str, Any] | None:
         if isinstance(value, dict):

@@ -116,3 +116,13 @@ def test_type_change_refused():
     with pytest.raises(SearchError) as exc:
         m.merged({"properties": {"a": {"type": "keyword"}}})
     assert exc.value.reason == "mapper [a] cannot be changed from type [long] to [keyword]"
+
+
+def test_null_value_and_dotted_names_take_the_general_path():
+    m = mapping({"status": {"type": "keyword", "null_value": "NONE"}, "n": {"type": "long"},
+                 "geo": {"properties": {"city": {"type": "keyword"}}}})
+    assert values(m, {"status": None, "n": None, "geo.city": "Paris"})[0].values == [("status", "NONE"), ("geo.city", "Paris")]
+    assert values(m, {"status": "ok", "n": 3, "geo": {"city": "Oslo"}})[0].values == [("status", "ok"), ("n", 3), ("geo.city", "Oslo")]
+    # a field added by a mapping update, with a null_value, is honoured by the next document
+    m2 = m.merged({"properties": {"m": {"type": "long", "null_value": -1}}})
+    assert values(m2, {"m": None, "status": None})[0].values == [("m", -1), ("status", "NONE")]
