@@ -7,29 +7,22 @@ import collections
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
 log = logging.getLogger(__name__)
 
 
-def doc_values(pairs: Iterable[tuple[int, Any]]) -> tuple[str, int]:
-    """One owner's ``dv`` row from its (field id, value) pairs — values per field id, ``[v, c]`` for a value
-    that occurs c > 1 times — and the number of ``vals`` rows it stands for."""
-    out: dict[int, list[Any]] = {}
-    for f, v in pairs:
-        values = out.get(f)
-        if values is None:
-            out[f] = [v]
-        else:
-            values.append(v)
+def doc_values(values: dict[int, list[Any]]) -> tuple[str, int]:
+    """One owner's ``dv`` row from its values by field id — ``[v, c]`` for a value that occurs c > 1 times —
+    and the number of ``vals`` rows it stands for. ``values``' lists may be replaced."""
     rows = 0
-    for f, values in out.items():
-        if len(values) > 1 and len(set(values)) < len(values):
-            out[f] = values = [v if c == 1 else [v, c] for v, c in collections.Counter(values).items()]
-        rows += len(values)
-    return orjson.dumps(out, option=orjson.OPT_NON_STR_KEYS).decode("utf-8"), rows
+    for f, stored in values.items():
+        if len(stored) > 1 and len(set(stored)) < len(stored):
+            values[f] = stored = [v if c == 1 else [v, c] for v, c in collections.Counter(stored).items()]
+        rows += len(stored)
+    return orjson.dumps(values, option=orjson.OPT_NON_STR_KEYS).decode("utf-8"), rows
 
 
 DV_VALUE = "CASE j.type WHEN 'array' THEN j.value ->> 0 ELSE j.value END"
@@ -59,18 +52,18 @@ def migrate_owner_index(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         batch: list[tuple] = []
-        owner, pairs = None, []
+        owner, values = None, {}
         for k, f, v, c in conn.execute("SELECT k, f, v, c FROM vals INDEXED BY vals_k ORDER BY k"):
             if k != owner:
-                if pairs:
-                    batch.append((owner, doc_values(pairs)[0]))
-                owner, pairs = k, []
+                if values:
+                    batch.append((owner, doc_values(values)[0]))
+                owner, values = k, {}
                 if len(batch) >= 5000:
                     conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
                     batch = []
-            pairs.extend([(f, v)] * c)
-        if pairs:
-            batch.append((owner, doc_values(pairs)[0]))
+            values.setdefault(f, []).extend([v] * c)
+        if values:
+            batch.append((owner, doc_values(values)[0]))
         conn.executemany("INSERT OR REPLACE INTO dv(k, b) VALUES (?, ?)", batch)
         conn.execute("DROP INDEX vals_k")
         conn.execute("COMMIT")

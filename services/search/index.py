@@ -188,11 +188,18 @@ class Index:
                     self._fields_unsaved.append((fid, path))
         return fid
 
+    @property
+    def mapping(self) -> Mapping:
+        return self._mapping
+
+    @mapping.setter
+    def mapping(self, mapping: Mapping) -> None:
+        mapping.field_key = self.fid  # parse files values under this index's field ids
+        self._mapping = mapping
+
     def owner_values(self, units: list[Unit]) -> list[tuple[str, int] | None]:
         """Each unit's ``dv`` row and its number of ``vals`` rows (None for a unit without values)."""
-        get = self.fids.get
-        return [doc_values([(get(p) or self.fid(p), v) for p, v in unit.values]) if unit.values else None
-                for unit in units]
+        return [doc_values(unit.values) if unit.values else None for unit in units]
 
     def fids_under(self, path: str) -> list[int]:
         """Field ids at ``path`` or below it (``exists`` on an object)."""

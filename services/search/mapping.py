@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import dates
 from .analysis import Analysis
@@ -72,11 +72,19 @@ class Field:
 
 @dataclasses.dataclass
 class Unit:
-    """Values of the root document (``path`` None) or of one nested object."""
+    """Values of the root document (``path`` None) or of one nested object, by field key (see
+    ``Mapping.field_key``): each field's stored values in document order."""
 
     path: str | None
     parent: int  # index of the parent unit, -1 for the root
-    values: list[tuple[str, Any]] = dataclasses.field(default_factory=list)
+    values: dict[Any, list[Any]] = dataclasses.field(default_factory=dict)
+
+    def add(self, key: Any, stored: Iterable[Any]) -> None:
+        have = self.values.get(key)
+        if have is None:
+            self.values[key] = list(stored)
+        else:
+            have.extend(stored)
 
 
 class Mapping:
@@ -95,6 +103,8 @@ class Mapping:
         self.settings = settings
         self.analysis = analysis
         self.limit = int(settings.get("index.mapping.total_fields.limit", 1000))
+        # what ``parse`` files each field's values under: the path, or the index's field id (set by the Index)
+        self.field_key: Callable[[str], Any] = str
         self.fields: dict[str, Field] = {}
         self.objects: dict[str, str] = {}  # path -> "object" | "nested"
         self._rebuild()
@@ -367,15 +377,16 @@ class Mapping:
             nested = unit.path
             self._leaf(path, spec["type"], spec, nested, None)
             field = self.fields[path]
-        for stored in self.convert(field, value):
-            unit.values.append((path, stored))
+        staged = [(path, list(self.convert(field, value)))]
         for sub in (spec.get("fields") or {}):
             sub_field = self.fields.get(f"{path}.{sub}")
             if sub_field is None:
                 self._leaf(f"{path}.{sub}", spec["fields"][sub]["type"], spec["fields"][sub], unit.path, path)
                 sub_field = self.fields[f"{path}.{sub}"]
-            for stored in self.convert(sub_field, value):
-                unit.values.append((sub_field.path, stored))
+            staged.append((sub_field.path, list(self.convert(sub_field, value))))
+        for key_path, stored in staged:  # all converted first: a value that fails adds nothing
+            if stored:
+                unit.add(self.field_key(key_path), stored)
 
     def convert(self, field: Field, value: Any) -> Iterator[Any]:
         """The stored form(s) of one JSON value for ``field``; mapper_parsing_exception if it does not fit."""

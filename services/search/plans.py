@@ -14,26 +14,38 @@ from .values import _as_text, _boolean, _integral
 
 
 def make_plan(mapping, path: str, spec: dict[str, Any]):
-    """A function appending the stored values of one scalar for a mapped leaf and its multi-fields, or None."""
+    """A function adding the stored values of one scalar for a mapped leaf and its multi-fields to a unit's
+    values (a dict by field key, see ``Unit``), or None. Converters return a new list (or an empty tuple)."""
     field = mapping.fields.get(path)
     if field is None or spec.get("type", "object") in ("object", "nested"):
         return None
-    convs = [(field.path, converter(mapping, field))]
+    convs = [(mapping.field_key(field.path), converter(mapping, field))]
     for sub in (spec.get("fields") or {}):
         sub_field = mapping.fields.get(f"{path}.{sub}")
         if sub_field is None:
             return None
-        convs.append((sub_field.path, converter(mapping, sub_field)))
+        convs.append((mapping.field_key(sub_field.path), converter(mapping, sub_field)))
     if len(convs) == 1:
-        (p, conv), = convs
+        (key, conv), = convs
 
         def plan(value, out):
-            for v in conv(value):
-                out.append((p, v))
+            stored = conv(value)
+            if stored:
+                have = out.get(key)
+                if have is None:
+                    out[key] = stored
+                else:
+                    have.extend(stored)
     else:
         def plan(value, out):
-            staged = [(p, v) for p, conv in convs for v in conv(value)]
-            out.extend(staged)
+            staged = [(key, conv(value)) for key, conv in convs]  # all converted first: a failure adds nothing
+            for key, stored in staged:
+                if stored:
+                    have = out.get(key)
+                    if have is None:
+                        out[key] = stored
+                    else:
+                        have.extend(stored)
     return plan
 
 
@@ -46,7 +58,7 @@ def converter(mapping, field: Field):
 
         def keyword(value):
             text = value if type(value) is str else _as_text(value)
-            return (text,) if limit is None or len(text) <= limit else ()
+            return [text] if limit is None or len(text) <= limit else ()
         return keyword
     if kind in ("text", "match_only_text"):
         analyzer = mapping.analysis.get(field.spec.get("analyzer"))
@@ -55,19 +67,19 @@ def converter(mapping, field: Field):
 
             def shared_text(value):
                 text = value if type(value) is str else _as_text(value)
-                return () if len(text) <= limit else analyzer(text)
+                return () if len(text) <= limit else list(analyzer(text))
             return shared_text
-        return lambda value: analyzer(value if type(value) is str else _as_text(value))
+        return lambda value: list(analyzer(value if type(value) is str else _as_text(value)))
     if kind == "long" and field.spec.get("coerce", True) not in (False, "false"):
         def long_(value):
             if type(value) is int and -2**63 <= value < 2**63:
-                return (value,)
-            return (_integral(value, "long", True),)
+                return [value]
+            return [_integral(value, "long", True)]
         return long_
     if kind == "date":
         fmt = field.format
-        return lambda value: (fmt.parse(value),)
+        return lambda value: [fmt.parse(value)]
     if kind == "boolean":
-        return lambda value: (_boolean(value),)
-    return lambda value: tuple(mapping.convert(field, value))
+        return lambda value: [_boolean(value)]
+    return lambda value: list(mapping.convert(field, value))
 

@@ -20,6 +20,11 @@ def values(m, doc):
     return units
 
 
+def pairs(unit):
+    """A unit's (path, stored value) pairs, in document order."""
+    return [(path, v) for path, stored in unit.values.items() for v in stored]
+
+
 def test_settings_accept_nested_and_dotted_forms():
     assert flatten_settings({"index": {"number_of_shards": 2}}) == {"index.number_of_shards": "2"}
     assert flatten_settings({"number_of_shards": 2}) == {"index.number_of_shards": "2"}
@@ -46,7 +51,7 @@ def test_date_detection_and_its_switch():
 def test_standard_analyzer_terms_and_keyword_ignore_above():
     m = mapping()
     units = values(m, {"s": "Quick Brown-Fox", "long": "x" * 300})
-    stored = set(units[0].values)
+    stored = set(pairs(units[0]))
     assert ("s", "quick") in stored and ("s", "brown") in stored and ("s", "fox") in stored
     assert ("s.keyword", "Quick Brown-Fox") in stored
     assert not any(p == "long.keyword" for p, _ in stored)
@@ -55,15 +60,15 @@ def test_standard_analyzer_terms_and_keyword_ignore_above():
 def test_keyword_default_analyzer_stores_the_value_once():
     m = mapping(settings=MINI)
     units = values(m, {"s": "Quick Brown"})
-    assert units[0].values == [("s.keyword", "Quick Brown")]  # the text field shares its keyword's term
+    assert pairs(units[0]) == [("s.keyword", "Quick Brown")]  # the text field shares its keyword's term
     assert m.field("s").shared == "s.keyword"
     long = "y" * 300
-    assert ("s", long) in values(m, {"s": long})[0].values  # beyond ignore_above only the text term exists
+    assert ("s", long) in pairs(values(m, {"s": long})[0])  # beyond ignore_above only the text term exists
 
 
 def test_coercion_and_errors():
     m = mapping({"n": {"type": "long"}, "b": {"type": "boolean"}, "f": {"type": "float"}})
-    stored = dict(values(m, {"n": "12", "b": "true", "f": 0.1})[0].values)
+    stored = dict(pairs(values(m, {"n": "12", "b": "true", "f": 0.1})[0]))
     assert stored["n"] == 12 and stored["b"] == 1 and stored["f"] == pytest.approx(0.1, rel=1e-6)
     with pytest.raises(SearchError) as exc:
         m.parse({"n": "abc"}, "7")
@@ -77,8 +82,8 @@ def test_object_and_nested_units():
     m = mapping({"items": {"type": "nested", "properties": {"sku": {"type": "keyword"}}}})
     units = values(m, {"items": [{"sku": "a"}, {"sku": "b"}], "o": {"x": 1}})
     assert [u.path for u in units] == [None, "items", "items"]
-    assert units[1].values == [("items.sku", "a")]
-    assert ("o.x", 1) in units[0].values
+    assert pairs(units[1]) == [("items.sku", "a")]
+    assert ("o.x", 1) in pairs(units[0])
 
 
 def test_total_fields_limit_counts_objects_and_multi_fields():
@@ -99,7 +104,7 @@ def test_strict_and_false_dynamic():
     assert exc.value.type == "strict_dynamic_mapping_exception"
     loose = mapping(dynamic=False)
     units, grew = loose.parse({"x": 1}, "1")
-    assert not grew and units[0].values == []
+    assert not grew and pairs(units[0]) == []
 
 
 def test_validation_errors():
@@ -121,8 +126,8 @@ def test_type_change_refused():
 def test_null_value_and_dotted_names_take_the_general_path():
     m = mapping({"status": {"type": "keyword", "null_value": "NONE"}, "n": {"type": "long"},
                  "geo": {"properties": {"city": {"type": "keyword"}}}})
-    assert values(m, {"status": None, "n": None, "geo.city": "Paris"})[0].values == [("status", "NONE"), ("geo.city", "Paris")]
-    assert values(m, {"status": "ok", "n": 3, "geo": {"city": "Oslo"}})[0].values == [("status", "ok"), ("n", 3), ("geo.city", "Oslo")]
+    assert pairs(values(m, {"status": None, "n": None, "geo.city": "Paris"})[0]) == [("status", "NONE"), ("geo.city", "Paris")]
+    assert pairs(values(m, {"status": "ok", "n": 3, "geo": {"city": "Oslo"}})[0]) == [("status", "ok"), ("n", 3), ("geo.city", "Oslo")]
     # a field added by a mapping update, with a null_value, is honoured by the next document
     m2 = m.merged({"properties": {"m": {"type": "long", "null_value": -1}}})
-    assert values(m2, {"m": None, "status": None})[0].values == [("m", -1), ("status", "NONE")]
+    assert pairs(values(m2, {"m": None, "status": None})[0]) == [("m", -1), ("status", "NONE")]
