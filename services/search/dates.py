@@ -50,6 +50,9 @@ def zone(name: str | None) -> dt.tzinfo:
 def _from_match(m: re.Match, default_tz: dt.tzinfo, round_up: bool = False) -> int:
     """Epoch millis; with ``round_up`` (range ``lte``/``gt``) missing components take their largest value."""
     year, month, day, hour, minute, second, frac, tz = m.groups()
+    if not round_up and (tz or default_tz is UTC):  # the indexing case: no datetime objects
+        return _utc_millis(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                           int(second or 0), frac, tz)
     tzinfo = _tz(tz) if tz else default_tz
     if round_up:
         import calendar
@@ -64,6 +67,31 @@ def _from_match(m: re.Match, default_tz: dt.tzinfo, round_up: bool = False) -> i
     millis = _millis(value)
     if frac:
         millis += int((frac + "000")[:3])
+    return millis
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _utc_millis(y: int, mo: int, d: int, h: int, mi: int, s: int, frac: str | None, tz: str | None) -> int:
+    """Epoch millis of a time in UTC or at the fixed offset ``tz`` (``Z``, ``+01``, ``-05:30``) by day
+    arithmetic (proleptic Gregorian); ValueError where ``datetime`` would refuse the date, time or offset."""
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not (1 <= y <= 9999 and 1 <= mo <= 12 and 1 <= d <= _MONTH_DAYS[mo - 1] + (mo == 2 and leap)
+            and h < 24 and mi < 60 and s < 60):
+        raise ValueError("day, month or time out of range")
+    yy = y - (mo <= 2)
+    era, yoe = divmod(yy, 400)
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + (153 * ((mo + 9) % 12) + 2) // 5 + d - 1 - 719468
+    millis = (((days * 24 + h) * 60 + mi) * 60 + s) * 1000
+    if frac:
+        millis += int((frac + "000")[:3])
+    if tz and tz not in ("Z", "z"):
+        digits = tz[1:].replace(":", "")
+        offset = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+        if offset >= 24 * 60:
+            raise ValueError("offset must be less than 24 hours")
+        millis -= (-offset if tz[0] == "-" else offset) * 60000
     return millis
 
 

@@ -1,5 +1,8 @@
 """Date formats, date math and rounding, with expectations from OpenSearch's date and range-query docs."""
 
+import datetime as dt
+import random
+
 import pytest
 
 from services.search import dates
@@ -71,3 +74,27 @@ def test_calendar_floor_and_add():
     assert dates.floor_unit(value, "q") == ms("2024-04-01")
     assert dates.add_unit(ms("2024-01-31"), 1, "M") == ms("2024-02-29")
     assert dates.floor_unit(value, "d", dates.zone("+02:00")) == ms("2024-05-14T22:00:00Z")
+
+
+def test_day_arithmetic_agrees_with_datetime_on_every_kind_of_date():
+    """Indexing parses UTC and fixed-offset times without datetime objects: same millis, same refusals."""
+    rng = random.Random(11)
+    fmt = dates.DateFormat("strict_date_optional_time")
+    for _ in range(20000):
+        y, mo, d = rng.choice([1, 4, 1600, 1900, 1969, 1970, 2000, 2024, 2100, 9999, rng.randint(1, 9999)]), \
+            rng.randint(0, 13), rng.randint(0, 32)
+        h, mi, s = rng.choice([0, 23, 24, rng.randint(0, 25)]), rng.randint(0, 60), rng.randint(0, 60)
+        frac = rng.choice(["", ".5", ".123", ".123456789"])
+        tz = rng.choice(["Z", "+01:00", "-05:30", "+0530", "+23:59", "+24:00", "-12"])
+        text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{tz}"
+        try:
+            offset = dates._tz(tz)
+            moment = dt.datetime(y, mo, d, h, mi, s, tzinfo=offset)
+            expected = dates._millis(moment) + int((frac[1:] + "000")[:3])
+        except ValueError:
+            expected = None
+        try:
+            got = fmt.parse(text)
+        except ValueError:
+            got = None
+        assert got == expected, text
