@@ -51,9 +51,11 @@ class SourceCodec:
         self._unprimed = None
 
     def _packer(self):
-        # priming a compressor with the dictionary costs more than compressing a document: prime once, copy
+        # priming a compressor with the dictionary costs more than compressing a document: prime once, copy.
+        # An 8 KiB window (the dictionary's last 8 KiB) halves the copy and keeps the ratio on enriched
+        # events; the 32 KiB inflater reads these streams and those written with a 32 KiB window alike.
         if self._primed is None:
-            self._primed = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, self.dictionary)
+            self._primed = zlib.compressobj(1, zlib.DEFLATED, -13, 8, zlib.Z_DEFAULT_STRATEGY, self.dictionary)
         return self._primed.copy()
 
     def choose(self, raw: bytes) -> bool:
