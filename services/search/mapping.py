@@ -80,11 +80,16 @@ class Unit:
     values: dict[Any, list[Any]] = dataclasses.field(default_factory=dict)
 
     def add(self, key: Any, stored: Iterable[Any]) -> None:
-        have = self.values.get(key)
-        if have is None:
-            self.values[key] = list(stored)
-        else:
-            have.extend(stored)
+        add_values(self.values, key, list(stored))
+
+
+def add_values(values: dict[Any, list[Any]], key: Any, stored: list[Any]) -> None:
+    """File ``stored`` (a list of the caller's, taken over) under ``key`` in a unit's values."""
+    have = values.get(key)
+    if have is None:
+        values[key] = stored
+    else:
+        have.extend(stored)
 
 
 class Mapping:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .mapping import Field
+from .mapping import Field, add_values
 from .values import _as_text, _boolean, _integral
 
 
@@ -31,21 +31,13 @@ def make_plan(mapping, path: str, spec: dict[str, Any]):
         def plan(value, out):
             stored = conv(value)
             if stored:
-                have = out.get(key)
-                if have is None:
-                    out[key] = stored
-                else:
-                    have.extend(stored)
+                add_values(out, key, stored)
     else:
         def plan(value, out):
             staged = [(key, conv(value)) for key, conv in convs]  # all converted first: a failure adds nothing
             for key, stored in staged:
                 if stored:
-                    have = out.get(key)
-                    if have is None:
-                        out[key] = stored
-                    else:
-                        have.extend(stored)
+                    add_values(out, key, stored)
     return plan
 
 
