@@ -17,6 +17,12 @@ from .mapping import INTEGRAL, NUMERIC, Field, float32, _boolean
 
 Sql = tuple[str, list[Any]]
 EMPTY: Sql = ("SELECT NULL AS k WHERE 0", [])
+EVERY_DOCUMENT = "SELECT rowid AS k FROM docs"
+
+
+def is_every_document(sql: Sql) -> bool:
+    """The query matches every document of the index (``match_all``, and whatever compiles to it)."""
+    return sql[0] == EVERY_DOCUMENT
 TEXT = ("text", "match_only_text")
 
 
@@ -34,7 +40,7 @@ class QueryContext:
 
     def all(self) -> Sql:
         if self.scope is None:
-            return ("SELECT rowid AS k FROM docs", [])
+            return (EVERY_DOCUMENT, [])
         return ("SELECT nid AS k FROM nested WHERE path = ?", [self.scope])
 
     def field(self, name: str) -> Field | None:

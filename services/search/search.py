@@ -16,7 +16,7 @@ from typing import Any
 
 from .aggs import DocSet, Runner
 from .errors import SearchError, bad_request, parsing, unsupported
-from .query import EMPTY, QueryContext, compile_query
+from .query import EMPTY, QueryContext, compile_query, is_every_document
 from .sorting import Sort
 from .source_filter import filter_source, source_spec  # noqa: F401  (used by the API too)
 
@@ -213,7 +213,7 @@ class Searcher:
         fid = self.index.fids.get(sort.field.path)
         if fid is None:
             return None
-        everything = src[0] == "SELECT rowid AS k FROM docs"
+        everything = is_every_document(src)
         member, params = "", []
         if not everything:
             if table is None and len(self.index.segments) > 1:
@@ -275,7 +275,7 @@ class Searcher:
         started = time.monotonic()
         response: dict[str, Any] = {"took": 0, "timed_out": False, "_shards": shards()}
         aggs_spec = self.body.get("aggs", self.body.get("aggregations"))
-        everything = self.query_sql is not EMPTY and self.query_sql[0] == "SELECT rowid AS k FROM docs"
+        everything = is_every_document(self.query_sql)
         if (aggs_spec and not everything) or self.post_sql is not None or keep_all:
             table = self._hits_table(self.query_sql)
             hit_table: Any = table
