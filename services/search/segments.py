@@ -25,7 +25,7 @@ def layout(conn: sqlite3.Connection) -> None:
         if kinds.get("vals") == "table":
             conn.execute("ALTER TABLE vals RENAME TO vals_0")
         conn.execute(TABLE.format(n=0))
-        define_views(conn, len(starts(conn)))  # as this version reads them
+        define_views(conn, len(starts(conn)))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -38,8 +38,11 @@ def define_views(conn: sqlite3.Connection, n: int) -> None:
     ``vals_sorted``, the same merged in key order, for walks in value order that also test membership: SQLite
     never flattens that view, as it would copy the ``IN (subquery)`` test into every segment, each copy run
     on its own."""
-    conn.execute("DROP VIEW IF EXISTS vals")
-    conn.execute("DROP VIEW IF EXISTS vals_sorted")
     arms = " UNION ALL ".join(f"SELECT f, v, k, c FROM vals_{i}" for i in range(n))
-    conn.execute(f"CREATE VIEW vals AS {arms}")
-    conn.execute(f"CREATE VIEW vals_sorted AS {arms}" + (" ORDER BY f, v, k" if n > 1 else ""))
+    wanted = {"vals": f"CREATE VIEW vals AS {arms}",
+              "vals_sorted": f"CREATE VIEW vals_sorted AS {arms}" + (" ORDER BY f, v, k" if n > 1 else "")}
+    have = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'"))
+    for name, sql in wanted.items():
+        if have.get(name) != sql:  # as this version reads them; an unchanged schema is left alone
+            conn.execute(f"DROP VIEW IF EXISTS {name}")
+            conn.execute(sql)

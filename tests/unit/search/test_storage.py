@@ -253,12 +253,14 @@ def test_documents_past_segment_docs_go_to_a_new_segment_and_queries_read_them_a
         buckets = search(index, {"size": 0, "aggs": {"t": {"terms": {"field": "tag.keyword"}}}})["aggregations"]["t"]["buckets"]
         assert buckets == [{"key": "t1", "doc_count": 12}, {"key": "t2", "doc_count": 11},
                            {"key": "t0", "doc_count": 10}, {"key": "moved", "doc_count": 1}]
+        schema = index.conn.execute("PRAGMA schema_version").fetchone()[0]
     finally:
         store.close()
     store = Store(tmp_path, fsync=False, segment_docs=10)
     try:
         index = store.indexes["s"]
         assert index.segments == [1, 11, 21, 31]
+        assert index.conn.execute("PRAGMA schema_version").fetchone()[0] == schema  # opening rewrote no view
         load(range(35, 42))
         assert index.segments == [1, 11, 21, 31, 41]
         assert hits(index, {"range": {"n": {"gte": 39}}}) == ["39", "40", "41"]
