@@ -161,6 +161,9 @@ async def start(settings: Settings) -> Running:
     sockets = tornado.netutil.bind_sockets(int(settings["search.port"]), settings["search.address"])
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
-    service.quiet_gc()  # a bulk allocates tuples and dicts per value
+    # a bulk keeps ~200 tracked objects a document alive through the pipeline: young collections every
+    # 100 000 allocations instead of 20 000 took ~10 % off the CPU per document (gc was 17 % of the
+    # prepare thread)
+    service.quiet_gc(young=100_000)
     log.info("search node on %s:%d, data in %s", settings["search.address"], port, store.root)
     return Running(server, app, store, port)
