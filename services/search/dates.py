@@ -26,13 +26,17 @@ _OPTIONAL_TIME = re.compile(r"^([+-]?\d{4,9})(?:-(\d{1,2})(?:-(\d{1,2})" + _TIME
 _STRICT_OPTIONAL_TIME = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})" + _TIME.replace("[T ]", "T") + r")?)?" + _TZ + r"?$")
 
 
+def _offset_minutes(text: str) -> int:
+    """The signed minutes of an offset ``+01``, ``-05:30``, ``+0530`` (not ``Z``)."""
+    digits = text[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+    return -minutes if text[0] == "-" else minutes
+
+
 def _tz(text: str | None) -> dt.tzinfo:
     if not text or text in ("Z", "z"):
         return UTC
-    sign = -1 if text[0] == "-" else 1
-    digits = text[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    return dt.timezone(dt.timedelta(minutes=_offset_minutes(text)))
 
 
 def zone(name: str | None) -> dt.tzinfo:
@@ -87,11 +91,10 @@ def _utc_millis(y: int, mo: int, d: int, h: int, mi: int, s: int, frac: str | No
     if frac:
         millis += int((frac + "000")[:3])
     if tz and tz not in ("Z", "z"):
-        digits = tz[1:].replace(":", "")
-        offset = int(digits[:2]) * 60 + int(digits[2:4] or 0)
-        if offset >= 24 * 60:
+        offset = _offset_minutes(tz)
+        if abs(offset) >= 24 * 60:  # as dt.timezone refuses it
             raise ValueError("offset must be less than 24 hours")
-        millis -= (-offset if tz[0] == "-" else offset) * 60000
+        millis -= offset * 60000
     return millis
 
 

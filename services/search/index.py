@@ -123,7 +123,7 @@ class Index:
         self._reload_counters()
         self.deleted = 0
         self.generation = 0  # bumps on every commit that changed something (scroll/caches)
-        # Writes of the current batch not yet sent to SQLite (sent together with executemany), and what the
+        # Writes of the current batch not yet sent to SQLite (sent together by _flush), and what the
         # batch did to documents by _id (so a bulk looks its ids up once, and sees its own pending inserts).
         self._pending: dict[int, list[int]] = {}  # segment → the owners whose vals rows are to write
         self._pending_rows = 0

@@ -18,12 +18,12 @@ from .mapping import INTEGRAL, NUMERIC, Field, float32, _boolean
 Sql = tuple[str, list[Any]]
 EMPTY: Sql = ("SELECT NULL AS k WHERE 0", [])
 EVERY_DOCUMENT = "SELECT rowid AS k FROM docs"
+TEXT = ("text", "match_only_text")
 
 
 def is_every_document(sql: Sql) -> bool:
     """The query matches every document of the index (``match_all``, and whatever compiles to it)."""
     return sql[0] == EVERY_DOCUMENT
-TEXT = ("text", "match_only_text")
 
 
 class QueryContext:
